@@ -6,9 +6,11 @@ on the earliest-free core (``start = max(arrival, earliest core free time)``) an
 arrival that finds it full is rejected and never served. A request that departs exactly when
 another arrives has left before the arrival is counted.
 
-Routing is either given (``choices``, one node index per request) or ``least_connections``:
-each request goes to the node with the fewest requests in it at its arrival time, the lowest
-index on a tie.
+Routing (``policy``): ``given`` takes ``choices`` (one node index per request);
+``least_connections`` sends each request to the node with the fewest requests in it at its
+arrival time (on a tie the lowest index, or with ``ties="rotate"`` the first such node in a
+cyclic scan that starts just after the node chosen last); ``power_of_two`` compares the nodes
+``choices[r]`` and ``second_choices[r]`` and takes the second only if it holds fewer requests.
 """
 
 from __future__ import annotations
@@ -42,15 +44,17 @@ def simulate(
     arrival_s: Sequence[float],
     service_s: Sequence[float],
     cores: Sequence[int],
+    *,
+    policy: str = "given",
     choices: Sequence[int] | None = None,
-    policy: str | None = None,
+    second_choices: Sequence[int] | None = None,
+    ties: str = "lowest",
     capacity: Sequence[float] | None = None,
 ) -> Result:
     """Run the requests through the cluster one by one.
 
     ``arrival_s`` must be non-decreasing; ``service_s`` is the time on the core (CPU time
-    already divided by core speed). Give either ``choices`` or ``policy="least_connections"``.
-    ``capacity`` (per node, may be ``inf``) defaults to unlimited.
+    already divided by core speed). ``capacity`` (per node, may be ``inf``) defaults to unlimited.
     """
     arrivals = [float(a) for a in arrival_s]
     services = [float(s) for s in service_s]
@@ -58,16 +62,21 @@ def simulate(
         raise ValueError("arrival_s and service_s differ in length")
     if any(b < a for a, b in zip(arrivals, arrivals[1:], strict=False)):
         raise ValueError("arrival_s must be non-decreasing")
-    if (choices is None) == (policy is None):
-        raise ValueError("give exactly one of choices and policy")
-    if policy is not None and policy != "least_connections":
+    if policy not in ("given", "least_connections", "power_of_two"):
         raise ValueError(f"policy: {policy!r} is not supported here (give choices instead)")
+    if (choices is None) != (policy == "least_connections"):
+        raise ValueError("choices are needed for policy 'given' and 'power_of_two' only")
+    if (second_choices is None) != (policy != "power_of_two"):
+        raise ValueError("second_choices are needed for policy 'power_of_two' only")
+    if ties not in ("lowest", "rotate"):
+        raise ValueError(f"ties: {ties!r} is not 'lowest' or 'rotate'")
     n_nodes = len(cores)
     limits = [float("inf")] * n_nodes if capacity is None else [float(k) for k in capacity]
 
     core_free = [[0.0] * int(c) for c in cores]  # heap of core free times per node
     in_node = [0] * n_nodes  # requests in the node now (queued plus in service)
     leaving: list[tuple[float, int]] = []  # heap of (departure time, node) of admitted requests
+    scan_from = 0  # where a rotating least-connections scan starts
 
     n = len(arrivals)
     node_out = np.empty(n, dtype=np.int64)
@@ -79,10 +88,16 @@ def simulate(
         while leaving and leaving[0][0] <= t:
             _, left = heapq.heappop(leaving)
             in_node[left] -= 1
-        if choices is not None:
-            i = int(choices[r])
+        if policy == "least_connections":
+            order = [(scan_from + k) % n_nodes for k in range(n_nodes)] if ties == "rotate" else range(n_nodes)
+            i = min(order, key=lambda j: in_node[j])  # min keeps the first of equal counts
+            scan_from = (i + 1) % n_nodes
+        elif policy == "power_of_two":
+            i, other = int(choices[r]), int(second_choices[r])
+            if in_node[other] < in_node[i]:
+                i = other
         else:
-            i = min(range(n_nodes), key=lambda j: (in_node[j], j))
+            i = int(choices[r])
         node_out[r] = i
         if in_node[i] >= limits[i]:
             status_out[r] = REJECTED

@@ -89,7 +89,7 @@ def test_unstable_queues_are_refused():
 
 
 def test_reference_one_core_by_hand():
-    result = reference_des.simulate([0.0, 1.0, 1.5, 10.0], [2.0, 1.0, 0.5, 1.0], cores=[1], choices=[0, 0, 0, 0])
+    result = reference_des.simulate([0.0, 1.0, 1.5, 10.0], [2.0, 1.0, 0.5, 1.0], cores=[1], choices=[0] * 4)
     np.testing.assert_array_equal(result.start, [0.0, 2.0, 3.0, 10.0])
     np.testing.assert_array_equal(result.departure, [2.0, 3.0, 3.5, 11.0])
     np.testing.assert_array_equal(result.latency, [2.0, 2.0, 2.0, 1.0])
@@ -121,6 +121,25 @@ def test_reference_least_connections_by_hand():
     # behind request 0, starts 2.0, leaves 3.0); t=2.5: node 0 has 1, node 1 has 1 -> 0
     np.testing.assert_array_equal(result.node, [0, 1, 1, 0, 0])
     np.testing.assert_allclose(result.departure, [2.0, 0.2, 5.2, 3.0, 4.0])
+
+
+def test_reference_least_connections_rotates_ties_when_asked():
+    # three idle nodes and short requests: the lowest index always wins, rotation cycles
+    arrivals, services = [0.0, 1.0, 2.0, 3.0], [0.5] * 4
+    lowest = reference_des.simulate(arrivals, services, cores=[1] * 3, policy="least_connections")
+    rotate = reference_des.simulate(arrivals, services, cores=[1] * 3, policy="least_connections", ties="rotate")
+    np.testing.assert_array_equal(lowest.node, [0, 0, 0, 0])
+    np.testing.assert_array_equal(rotate.node, [0, 1, 2, 0])
+
+
+def test_reference_power_of_two_takes_the_second_only_when_it_holds_fewer():
+    result = reference_des.simulate(
+        [0.0, 0.1, 0.2, 0.3], [5.0] * 4, cores=[1, 1, 1],
+        policy="power_of_two", choices=[0, 0, 1, 2], second_choices=[1, 1, 0, 1],
+    )
+    # t=0.1: node 1 holds 0 < 1 -> 1; t=0.2: node 0 holds 1, not fewer than node 1's 1 -> 1;
+    # t=0.3: node 1 holds 2, not fewer than node 2's 0 -> 2
+    np.testing.assert_array_equal(result.node, [0, 1, 1, 2])
 
 
 def _poisson(rng, lam, mu, n):
