@@ -1,0 +1,738 @@
+"""The load engine: a cluster of FIFO multi-core nodes behind a balancer, stepped in time.
+
+Design (functional core, thin facade):
+- ``ClusterParams`` (frozen) holds per-node arrays of shape (n_nodes,) built from a Scenario.
+- ``EngineState`` holds what changes: node states, balancer view, core free times, and the
+  requests in the system as flat arrays.
+- ``advance(state, params, streams, t_stop, acc)`` moves time forward, splitting at the
+  instants where a node comes up or the balancer changes its view; between those instants
+  arrivals are drawn with numpy, routed (vectorized where the policy does not read live
+  state) and served by the exact compiled kernel in ``sim_core.kernel``.
+- ``finish_step(state, params, acc)`` turns what happened since the last step into a Snapshot.
+- ``Simulation`` wraps them for the CLI and the window: scenario events, edits, a seed.
+
+Semantics, all times in seconds:
+- A node holds at most floor(RAM MB / memory per request MB) requests (queued + in service);
+  an arrival beyond that is rejected (503). A node whose storage is full rejects writes.
+- A failed node loses the requests in it and every request sent to it until the balancer's
+  health check notices, ``health_check_s`` later; then it gets no traffic. A recovered node
+  restarts empty for its ``restart_s`` and is re-admitted after one more health-check delay.
+- Resizing cores or RAM restarts the node (in-flight lost, out of rotation at once, back after
+  ``restart_s`` plus the health check). Adding a node boots it the same way; the others are
+  untouched. With no node in rotation the balancer rejects arrivals (503).
+- Randomness comes from three generators spawned from one seed (arrivals, work, routing), so
+  two clusters given the same seed see exactly the same traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim_core import kernel
+from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload
+from sim_core.stats import CountWindow, LatencyWindow
+from sim_core.trace import Trace
+from sim_core.workload import draw_work, poisson_arrivals
+
+UP, DOWN, RESTARTING = 0, 1, 2
+STATE_NAMES = ("up", "down", "restarting")
+WINDOW_S = 10.0  # sliding window of the latency and availability figures
+RAM_MB_PER_GB = 1024.0
+STORAGE_KB_PER_GB = 1e6
+
+# outcome of each request in a RequestLog
+SERVED, REJECTED, LOST, IN_SYSTEM = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Per-node parameters, arrays of shape (n_nodes,), and the balancer and workload."""
+
+    cores: np.ndarray  # int64
+    speed: np.ndarray  # relative core speed; service time = work / speed
+    capacity: np.ndarray  # int64, requests a node holds at once
+    storage_kb: np.ndarray
+    price_per_hour: np.ndarray  # $/h
+    restart_s: np.ndarray
+    policy: str
+    health_check_s: float
+    workload: Workload
+
+    @property
+    def n(self) -> int:
+        return int(self.cores.size)
+
+
+def params_from_scenario(scenario: Scenario, overrides: dict[str, tuple[int, float]] | None = None) -> ClusterParams:
+    """Build the engine's arrays from a scenario; ``overrides`` maps node name -> (cores, ram_gb)."""
+    overrides = overrides or {}
+    nodes = scenario.nodes
+    cores = np.array([overrides.get(n.name, (n.cores, n.ram_gb))[0] for n in nodes], dtype=np.int64)
+    ram_gb = np.array([overrides.get(n.name, (n.cores, n.ram_gb))[1] for n in nodes], dtype=float)
+    memory_mb = scenario.workload.memory_mb
+    return ClusterParams(
+        cores=cores,
+        speed=np.array([n.core_speed for n in nodes], dtype=float),
+        capacity=np.floor(ram_gb * RAM_MB_PER_GB / memory_mb + 1e-9).astype(np.int64),
+        storage_kb=np.array([n.storage_gb for n in nodes], dtype=float) * STORAGE_KB_PER_GB,
+        price_per_hour=np.array([n.price_per_hour for n in nodes], dtype=float),
+        restart_s=np.array([n.restart_s for n in nodes], dtype=float),
+        policy=scenario.balancer.policy,
+        health_check_s=scenario.balancer.health_check_s,
+        workload=scenario.workload,
+    )
+
+
+@dataclass
+class Streams:
+    """The three independent random streams: arrival times, CPU work, routing choices."""
+
+    arrivals: np.random.Generator
+    work: np.random.Generator
+    routing: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Streams:
+        a, w, r = np.random.SeedSequence(seed).spawn(3)
+        return cls(np.random.default_rng(a), np.random.default_rng(w), np.random.default_rng(r))
+
+
+_F = np.float64
+_I = np.int64
+
+
+@dataclass
+class EngineState:
+    """Everything that changes while the cluster runs. Per-node arrays have shape (n_nodes,)."""
+
+    t: float
+    state: np.ndarray  # int8: UP, DOWN, RESTARTING
+    routable: np.ndarray  # bool: the balancer sends traffic to the node
+    route_at: np.ndarray  # when the balancer's view of the node flips to route_to (inf: never)
+    route_to: np.ndarray  # bool
+    up_at: np.ndarray  # when a restarting node is up (inf: not restarting)
+    core_free: np.ndarray  # (n_nodes, max cores): min-heap of each node's core free times
+    storage_used_kb: np.ndarray
+    # requests in the system, flat arrays of shape (M,)
+    p_rid: np.ndarray = field(default_factory=lambda: np.empty(0, _I))
+    p_arr: np.ndarray = field(default_factory=lambda: np.empty(0, _F))
+    p_start: np.ndarray = field(default_factory=lambda: np.empty(0, _F))
+    p_dep: np.ndarray = field(default_factory=lambda: np.empty(0, _F))
+    p_node: np.ndarray = field(default_factory=lambda: np.empty(0, _I))
+    offered: int = 0
+    served: int = 0
+    rejected: int = 0
+    lost: int = 0
+    next_rid: int = 0
+    trace_pos: int = 0
+    cost_total: float = 0.0
+    rr_next: int = 0
+    lc_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, _I))
+    wrr_key: bytes = b""
+    wrr_schedule: np.ndarray = field(default_factory=lambda: np.empty(0, _I))
+    wrr_next: int = 0
+
+    @property
+    def in_system(self) -> int:
+        return int(self.p_dep.size)
+
+
+def initial_state(params: ClusterParams) -> EngineState:
+    """All nodes up, in rotation and empty at t = 0."""
+    n = params.n
+    return EngineState(
+        t=0.0,
+        state=np.full(n, UP, dtype=np.int8),
+        routable=np.ones(n, dtype=bool),
+        route_at=np.full(n, np.inf),
+        route_to=np.ones(n, dtype=bool),
+        up_at=np.full(n, np.inf),
+        core_free=np.zeros((n, int(params.cores.max()))),
+        storage_used_kb=np.zeros(n),
+    )
+
+
+@dataclass
+class StepAccumulator:
+    """What happened since the last snapshot: counts, and the requests that finished."""
+
+    t0: float
+    n: int
+    offered: int = 0
+    rejected: int = 0
+    lost: int = 0
+    node_offered: np.ndarray = field(init=False)
+    busy_s: np.ndarray = field(init=False)  # core-seconds of requests lost mid-step
+    done: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.node_offered = np.zeros(self.n, dtype=_I)
+        self.busy_s = np.zeros(self.n)
+
+
+@dataclass
+class RequestLog:
+    """Every request of a recorded run, in arrival order; arrays of shape (n_requests,)."""
+
+    arrival: np.ndarray
+    node: np.ndarray  # -1 when the balancer had no node to send it to
+    start: np.ndarray  # NaN unless accepted
+    departure: np.ndarray  # NaN unless accepted
+    outcome: np.ndarray  # SERVED, REJECTED, LOST, IN_SYSTEM
+
+    @property
+    def latency(self) -> np.ndarray:
+        return self.departure - self.arrival
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.lost_rids: list[np.ndarray] = []
+
+    def build(self, state: EngineState) -> RequestLog:
+        if not self.parts:
+            empty = np.empty(0)
+            return RequestLog(empty, np.empty(0, _I), empty, empty, np.empty(0, np.int8))
+        rid, arr, node, start, dep, status = (np.concatenate(c) for c in zip(*self.parts, strict=True))
+        order = np.argsort(rid, kind="stable")
+        rid, arr, node = rid[order], arr[order], node[order]
+        start, dep, status = start[order], dep[order], status[order]
+        outcome = np.where(status == kernel.ACCEPTED, SERVED, np.where(status == kernel.LOST_DOWN, LOST, REJECTED))
+        outcome = outcome.astype(np.int8)
+        outcome[np.isin(rid, state.p_rid)] = IN_SYSTEM
+        if self.lost_rids:
+            outcome[np.isin(rid, np.concatenate(self.lost_rids))] = LOST
+        accepted = status == kernel.ACCEPTED
+        return RequestLog(arr, node, np.where(accepted, start, np.nan), np.where(accepted, dep, np.nan), outcome)
+
+
+@dataclass
+class Snapshot:
+    """The cluster's figures for one step. Rates are requests/s over the step; latencies seconds.
+
+    Per-node arrays have shape (n_nodes,). Latency and availability figures cover the last
+    WINDOW_S seconds (``_total`` ones the whole run). ``latencies`` are the sojourn times of
+    the requests completed in this step.
+    """
+
+    t: float
+    dt: float
+    offered: float
+    served: float
+    rejected: float
+    lost: float
+    offered_total: int
+    served_total: int
+    rejected_total: int
+    lost_total: int
+    in_system: int
+    latency_p50: float
+    latency_p95: float
+    latency_p99: float
+    latency_mean: float
+    latency_total_p50: float
+    latency_total_p95: float
+    latency_total_p99: float
+    latency_total_mean: float
+    availability: float
+    availability_total: float
+    cost_per_hour: float
+    cost_total: float
+    utilization: np.ndarray
+    queue: np.ndarray
+    in_flight: np.ndarray
+    state: np.ndarray
+    storage_used_gb: np.ndarray
+    node_offered: np.ndarray
+    node_served: np.ndarray
+    latencies: np.ndarray
+
+
+# --- node state changes ------------------------------------------------------------------
+
+def _lose_requests(state: EngineState, j: int, t: float, acc: StepAccumulator, recorder: _Recorder | None) -> None:
+    """The requests in node j at time t are lost; their core time so far still counts as busy."""
+    mine = state.p_node == j
+    if mine.any():
+        started = np.clip(t - np.maximum(state.p_start[mine], acc.t0), 0.0, None)
+        acc.busy_s[j] += float(started.sum())
+        count = int(mine.sum())
+        state.lost += count
+        acc.lost += count
+        if recorder is not None:
+            recorder.lost_rids.append(state.p_rid[mine])
+        keep = ~mine
+        state.p_rid, state.p_arr, state.p_start = state.p_rid[keep], state.p_arr[keep], state.p_start[keep]
+        state.p_dep, state.p_node = state.p_dep[keep], state.p_node[keep]
+    state.core_free[j, :] = t
+
+
+def fail_node(state: EngineState, params: ClusterParams, j: int, acc: StepAccumulator,
+              recorder: _Recorder | None = None) -> None:
+    """Node j crashes now: requests in it are lost; the balancer notices after its health check."""
+    if state.state[j] == DOWN:
+        return
+    _lose_requests(state, j, state.t, acc, recorder)
+    state.state[j] = DOWN
+    state.up_at[j] = np.inf
+    if state.routable[j]:
+        state.route_at[j] = state.t + params.health_check_s
+        state.route_to[j] = False
+    else:
+        state.route_at[j] = np.inf
+
+
+def recover_node(state: EngineState, params: ClusterParams, j: int) -> None:
+    """A failed node j restarts now; it is up, empty, after its restart delay."""
+    if state.state[j] != DOWN:
+        return
+    state.state[j] = RESTARTING
+    state.up_at[j] = state.t + params.restart_s[j]
+
+
+def restart_node(state: EngineState, params: ClusterParams, j: int, acc: StepAccumulator,
+                 recorder: _Recorder | None = None) -> None:
+    """Planned restart of node j (a resize): out of rotation at once, in-flight requests lost."""
+    _lose_requests(state, j, state.t, acc, recorder)
+    state.state[j] = RESTARTING
+    state.routable[j] = False
+    state.route_at[j] = np.inf
+    state.up_at[j] = state.t + params.restart_s[j]
+
+
+def _fire_timers(state: EngineState, params: ClusterParams) -> None:
+    """Apply the node-up and balancer-view changes due at or before ``state.t``."""
+    t = state.t
+    for j in np.flatnonzero(state.up_at <= t):
+        up_time = state.up_at[j]
+        state.state[j] = UP
+        state.up_at[j] = np.inf
+        state.core_free[j, :] = up_time
+        if state.routable[j]:  # the balancer never noticed it was gone
+            state.route_at[j] = np.inf
+        else:
+            state.route_at[j] = up_time + params.health_check_s
+            state.route_to[j] = True
+    for j in np.flatnonzero(state.route_at <= t):
+        state.routable[j] = state.route_to[j]
+        state.route_at[j] = np.inf
+
+
+def _next_timer(state: EngineState) -> float:
+    if state.state.size == 0:
+        return np.inf
+    return float(min(state.up_at.min(), state.route_at.min()))
+
+
+# --- routing -----------------------------------------------------------------------------
+
+def _weighted_schedule(state: EngineState, routable: np.ndarray, cores: np.ndarray) -> np.ndarray:
+    """Smooth weighted round-robin order of the routable nodes, each weighted by its cores.
+
+    Node j appears cores[j] times per cycle, at evenly spaced positions (k + 0.5) / cores[j],
+    so a 4-core node gets every fourth... request interleaved with the others rather than in a burst.
+    """
+    weights = cores[routable]
+    key = routable.tobytes() + weights.tobytes()
+    if key != state.wrr_key:
+        owner = np.repeat(np.arange(routable.size), weights)
+        first = np.repeat(np.cumsum(weights) - weights, weights)
+        position = (np.arange(owner.size) - first + 0.5) / weights[owner]
+        state.wrr_schedule = routable[owner[np.argsort(position, kind="stable")]]
+        state.wrr_key = key
+        state.wrr_next %= state.wrr_schedule.size
+    return state.wrr_schedule
+
+
+def _route(state: EngineState, params: ClusterParams, routable: np.ndarray, n: int,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """Node choices for ``n`` arrivals: (choice1, choice2, kernel policy code)."""
+    m = routable.size
+    policy = params.policy
+    if policy == "random":
+        return routable[rng.integers(0, m, n)], _EMPTY_I, kernel.PRE_ROUTED
+    if policy == "round_robin":
+        idx = (state.rr_next + np.arange(n)) % m
+        state.rr_next = int((state.rr_next + n) % m)
+        return routable[idx], _EMPTY_I, kernel.PRE_ROUTED
+    if policy == "weighted":
+        schedule = _weighted_schedule(state, routable, params.cores)
+        idx = (state.wrr_next + np.arange(n)) % schedule.size
+        state.wrr_next = int((state.wrr_next + n) % schedule.size)
+        return schedule[idx], _EMPTY_I, kernel.PRE_ROUTED
+    if policy == "power_of_two":
+        first = rng.integers(0, m, n)
+        if m == 1:
+            return routable[first], routable[first], kernel.POWER_OF_TWO
+        second = rng.integers(0, m - 1, n)
+        second += second >= first
+        return routable[first], routable[second], kernel.POWER_OF_TWO
+    state.lc_ptr[0] %= m
+    return _EMPTY_I, _EMPTY_I, kernel.LEAST_CONNECTIONS
+
+
+_EMPTY_I = np.zeros(0, dtype=_I)
+
+
+# --- time stepping -----------------------------------------------------------------------
+
+def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: float, acc: StepAccumulator,
+              trace: Trace | None, recorder: _Recorder | None) -> None:
+    """Arrivals on [state.t, t1), during which no node state or balancer view changes."""
+    t0 = state.t
+    pinned = None
+    if trace is not None:
+        i0 = state.trace_pos
+        i1 = int(np.searchsorted(trace.arrival_s, t1, side="left"))
+        state.trace_pos = i1
+        arr = trace.arrival_s[i0:i1]
+        if trace.cpu_s is not None:
+            work = trace.cpu_s[i0:i1]
+        else:
+            work = draw_work(params.workload, arr.size, streams.work)
+        if trace.node is not None:
+            pinned = trace.node[i0:i1]
+    else:
+        arr = poisson_arrivals(params.workload, t0, t1, streams.arrivals)
+        work = draw_work(params.workload, arr.size, streams.work)
+
+    n_arr = arr.size
+    if n_arr:
+        rid = np.arange(state.next_rid, state.next_rid + n_arr, dtype=_I)
+        state.next_rid += n_arr
+        state.offered += n_arr
+        acc.offered += n_arr
+        routable = np.flatnonzero(state.routable)
+        if pinned is None and routable.size == 0:
+            state.rejected += n_arr
+            acc.rejected += n_arr
+            if recorder is not None:
+                nan = np.full(n_arr, np.nan)
+                recorder.parts.append((rid, arr, np.full(n_arr, -1, _I), nan, nan,
+                                       np.full(n_arr, kernel.REJECTED_FULL, np.int8)))
+        else:
+            if pinned is not None:
+                choice1, choice2, code = pinned, _EMPTY_I, kernel.PRE_ROUTED
+            else:
+                choice1, choice2, code = _route(state, params, routable, n_arr, streams.routing)
+            _serve(state, params, arr, work, rid, choice1, choice2, code, routable, acc, recorder)
+
+    done = state.p_dep <= t1
+    if done.any():
+        acc.done.append((state.p_arr[done], state.p_start[done], state.p_dep[done], state.p_node[done]))
+        state.served += int(done.sum())
+        keep = ~done
+        state.p_rid, state.p_arr, state.p_start = state.p_rid[keep], state.p_arr[keep], state.p_start[keep]
+        state.p_dep, state.p_node = state.p_dep[keep], state.p_node[keep]
+    state.t = t1
+
+
+def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.ndarray, rid: np.ndarray,
+           choice1: np.ndarray, choice2: np.ndarray, code: int, routable: np.ndarray,
+           acc: StepAccumulator, recorder: _Recorder | None) -> None:
+    n_arr = arr.size
+    n = params.n
+    m_sys = state.p_dep.size
+    order = np.argsort(state.p_dep, kind="stable")  # a sorted array is a valid min-heap
+    heap_t = np.empty(m_sys + n_arr)
+    heap_n = np.empty(m_sys + n_arr, dtype=_I)
+    heap_t[:m_sys] = state.p_dep[order]
+    heap_n[:m_sys] = state.p_node[order]
+    in_sys = np.bincount(state.p_node, minlength=n).astype(_I)
+    out_node = np.empty(n_arr, dtype=_I)
+    out_start = np.empty(n_arr)
+    out_dep = np.empty(n_arr)
+    out_status = np.empty(n_arr, dtype=np.int8)
+    kernel.serve(
+        np.ascontiguousarray(arr, dtype=_F), np.ascontiguousarray(work, dtype=_F),
+        np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
+        state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
+        state.storage_used_kb, float(params.workload.data_kb),
+        state.core_free, heap_t, heap_n, np.array([m_sys], dtype=_I), in_sys, state.lc_ptr,
+        out_node, out_start, out_dep, out_status,
+    )
+    accepted = out_status == kernel.ACCEPTED
+    lost = int(np.count_nonzero(out_status == kernel.LOST_DOWN))
+    rejected = n_arr - lost - int(np.count_nonzero(accepted))
+    state.lost += lost
+    acc.lost += lost
+    state.rejected += rejected
+    acc.rejected += rejected
+    acc.node_offered += np.bincount(out_node, minlength=n)
+    if recorder is not None:
+        recorder.parts.append((rid, arr.copy(), out_node, out_start, out_dep, out_status))
+    if accepted.any():
+        state.p_rid = np.concatenate((state.p_rid, rid[accepted]))
+        state.p_arr = np.concatenate((state.p_arr, arr[accepted]))
+        state.p_start = np.concatenate((state.p_start, out_start[accepted]))
+        state.p_dep = np.concatenate((state.p_dep, out_dep[accepted]))
+        state.p_node = np.concatenate((state.p_node, out_node[accepted]))
+
+
+def advance(state: EngineState, params: ClusterParams, streams: Streams, t_stop: float, acc: StepAccumulator,
+            trace: Trace | None = None, recorder: _Recorder | None = None) -> None:
+    """Move the cluster from ``state.t`` to ``t_stop`` (s), splitting at node and balancer changes."""
+    while True:
+        _fire_timers(state, params)
+        if state.t >= t_stop:
+            return
+        _interval(state, params, streams, min(t_stop, _next_timer(state)), acc, trace, recorder)
+
+
+def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
+                latency: LatencyWindow, outcomes: CountWindow) -> Snapshot:
+    """Summarize the step from ``acc.t0`` to ``state.t`` into a Snapshot."""
+    t0, t1 = acc.t0, state.t
+    dt = t1 - t0
+    n = params.n
+    if acc.done:
+        arr, start, dep, node = (np.concatenate(c) for c in zip(*acc.done, strict=True))
+    else:
+        arr = start = dep = np.empty(0)
+        node = np.empty(0, dtype=_I)
+    latencies = dep - arr
+    busy = acc.busy_s.copy()
+    on_node = node >= 0  # -1: the node was removed during the step
+    overlap = np.clip(np.minimum(dep, t1) - np.maximum(start, t0), 0.0, None)
+    busy += np.bincount(node[on_node], weights=overlap[on_node], minlength=n)
+    busy += np.bincount(state.p_node, minlength=n,
+                        weights=np.clip(np.minimum(state.p_dep, t1) - np.maximum(state.p_start, t0), 0.0, None))
+    per_s = 1.0 / dt if dt > 0 else 0.0
+    utilization = np.clip(busy * per_s / params.cores, 0.0, 1.0) if dt > 0 else np.zeros(n)
+
+    latency.add(t1, latencies)
+    window = latency.window_summary()
+    total = latency.total_summary()
+    served = latencies.size
+    finished = outcomes.add(t1, np.array([served, acc.rejected, acc.lost]))
+    ended_total = state.served + state.rejected + state.lost
+    cost_per_hour = float(params.price_per_hour.sum())
+    state.cost_total += cost_per_hour * dt / 3600.0
+    return Snapshot(
+        t=t1, dt=dt,
+        offered=acc.offered * per_s, served=served * per_s, rejected=acc.rejected * per_s, lost=acc.lost * per_s,
+        offered_total=state.offered, served_total=state.served, rejected_total=state.rejected,
+        lost_total=state.lost, in_system=state.in_system,
+        latency_p50=window.p50, latency_p95=window.p95, latency_p99=window.p99, latency_mean=window.mean,
+        latency_total_p50=total.p50, latency_total_p95=total.p95, latency_total_p99=total.p99,
+        latency_total_mean=total.mean,
+        availability=finished[0] / finished.sum() if finished.sum() else np.nan,
+        availability_total=state.served / ended_total if ended_total else np.nan,
+        cost_per_hour=cost_per_hour, cost_total=state.cost_total,
+        utilization=utilization,
+        queue=np.bincount(state.p_node[state.p_start > t1], minlength=n),
+        in_flight=np.bincount(state.p_node, minlength=n),
+        state=state.state.copy(),
+        storage_used_gb=state.storage_used_kb / STORAGE_KB_PER_GB,
+        node_offered=acc.node_offered * per_s,
+        node_served=np.bincount(node[on_node], minlength=n) * per_s,
+        latencies=latencies,
+    )
+
+
+# --- the facade --------------------------------------------------------------------------
+
+class Simulation:
+    """A scenario running in the engine: step it, fail and recover nodes, edit it live.
+
+    ``seed`` None takes the scenario's. ``trace`` replays recorded arrivals instead of drawing
+    them. ``record`` keeps every request (see ``request_log``), for tests and exports.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, trace: Trace | None = None,
+                 record: bool = False, window_s: float = WINDOW_S):
+        kernel.warm_up()
+        self._scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.trace = trace
+        self.record = record
+        self.window_s = window_s
+        if trace is not None and trace.node is not None and trace.node.size and trace.node.max() >= len(scenario.nodes):
+            raise ScenarioError(f"trace: node {int(trace.node.max())} is not in 0..{len(scenario.nodes) - 1}")
+        self.reset()
+
+    # state --------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to t = 0: all nodes up and empty, the same seed, the current scenario."""
+        self._overrides: dict[str, tuple[int, float]] = {}
+        self.params = params_from_scenario(self._scenario)
+        self.state = initial_state(self.params)
+        self.streams = Streams.from_seed(self.seed)
+        self._latency = LatencyWindow(self.window_s)
+        self._outcomes = CountWindow(3, self.window_s)
+        self._recorder = _Recorder() if self.record else None
+        self._events = sorted(self._scenario.events, key=lambda e: e.at_s)
+        self._next_event = 0
+        self._acc = StepAccumulator(0.0, self.params.n)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    @property
+    def t(self) -> float:
+        return self.state.t
+
+    @property
+    def n_nodes(self) -> int:
+        return self.params.n
+
+    @property
+    def node_state(self) -> np.ndarray:
+        return self.state.state
+
+    def request_log(self) -> RequestLog:
+        """Every request so far in arrival order (only when created with ``record=True``)."""
+        if self._recorder is None:
+            raise RuntimeError("create the Simulation with record=True to keep a request log")
+        return self._recorder.build(self.state)
+
+    # time ---------------------------------------------------------------------------------
+    def step(self, dt: float) -> Snapshot:
+        """Advance ``dt`` seconds of simulated time and return the step's Snapshot."""
+        if not dt > 0:
+            raise ValueError(f"dt: {dt} must be > 0 seconds")
+        t_stop = self.state.t + dt
+        while self._next_event < len(self._events) and self._events[self._next_event].at_s <= t_stop:
+            event = self._events[self._next_event]
+            self._advance(max(event.at_s, self.state.t))
+            self._apply_event(event)
+            self._next_event += 1
+        self._advance(t_stop)
+        snap = finish_step(self.state, self.params, self._acc, self._latency, self._outcomes)
+        self._acc = StepAccumulator(self.state.t, self.params.n)
+        return snap
+
+    def run(self, seconds: float, dt: float = 1.0):
+        """Yield snapshots every ``dt`` seconds for ``seconds`` of simulated time."""
+        end = self.state.t + seconds
+        while self.state.t < end - 1e-12:
+            yield self.step(min(dt, end - self.state.t))
+
+    def _advance(self, t_stop: float) -> None:
+        advance(self.state, self.params, self.streams, t_stop, self._acc, self.trace, self._recorder)
+
+    def _apply_event(self, event) -> None:
+        names = [n.name for n in self._scenario.nodes]
+        if event.node not in names:
+            return  # the node was deleted in the editor
+        j = names.index(event.node)
+        if event.action == "fail":
+            self.fail(j)
+        elif event.action == "recover":
+            self.recover(j)
+        else:
+            node = self._scenario.nodes[j]
+            cores, ram = self._overrides.get(node.name, (node.cores, node.ram_gb))
+            self._overrides[node.name] = (event.cores or cores, event.ram_gb or ram)
+            self._rebuild()
+            restart_node(self.state, self.params, j, self._acc, self._recorder)
+
+    # node actions ----------------------------------------------------------------------------
+    def _check(self, i: int) -> int:
+        if not 0 <= i < self.params.n:
+            raise IndexError(f"node {i} is not in 0..{self.params.n - 1}")
+        return int(i)
+
+    def fail(self, i: int) -> None:
+        """Crash node i now (no-op if it is already down)."""
+        fail_node(self.state, self.params, self._check(i), self._acc, self._recorder)
+
+    def recover(self, i: int) -> None:
+        """Restart a failed node i now (no-op unless it is down)."""
+        recover_node(self.state, self.params, self._check(i))
+
+    def toggle(self, i: int) -> None:
+        """Fail node i, or recover it if it is down."""
+        if self.state.state[self._check(i)] == DOWN:
+            self.recover(i)
+        else:
+            self.fail(i)
+
+    # edits --------------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        self.params = params_from_scenario(self._scenario, self._overrides)
+        width = int(self.params.cores.max())
+        if width > self.state.core_free.shape[1]:
+            extra = np.zeros((self.params.n, width - self.state.core_free.shape[1]))
+            self.state.core_free = np.hstack((self.state.core_free, extra))
+
+    def _replace_nodes(self, nodes: list[Node]) -> None:
+        self._scenario = self._scenario.model_copy(update={"nodes": nodes})
+
+    def update_node(self, i: int, node: Node) -> None:
+        """Give node i new specs; a change of cores or RAM restarts it (requests in it are lost)."""
+        i = self._check(i)
+        old = self._scenario.nodes[i]
+        if node == old:
+            return
+        nodes = list(self._scenario.nodes)
+        nodes[i] = node
+        restart = (node.cores, node.ram_gb) != (old.cores, old.ram_gb)
+        self._overrides.pop(old.name, None)
+        self._replace_nodes(nodes)
+        self._rebuild()
+        if restart:
+            restart_node(self.state, self.params, i, self._acc, self._recorder)
+
+    def add_node(self, node: Node) -> int:
+        """Add a node; it boots for ``restart_s``, then joins after a health check. Returns its index."""
+        if self.params.n >= 5000:
+            raise ScenarioError("nodes: a scenario may have at most 5000 nodes")
+        self._replace_nodes([*self._scenario.nodes, node])
+        s = self.state
+        s.state = np.append(s.state, np.int8(UP))
+        s.routable = np.append(s.routable, False)
+        s.route_at = np.append(s.route_at, np.inf)
+        s.route_to = np.append(s.route_to, False)
+        s.up_at = np.append(s.up_at, np.inf)
+        s.storage_used_kb = np.append(s.storage_used_kb, 0.0)
+        s.core_free = np.vstack((s.core_free, np.zeros((1, s.core_free.shape[1]))))
+        self._rebuild()
+        j = self.params.n - 1
+        self._grow_acc()
+        restart_node(self.state, self.params, j, self._acc, self._recorder)
+        return j
+
+    def remove_node(self, i: int) -> None:
+        """Remove node i; the requests in it are lost."""
+        i = self._check(i)
+        if self.params.n == 1:
+            raise ScenarioError("nodes: a scenario needs at least 1 node")
+        _lose_requests(self.state, i, self.state.t, self._acc, self._recorder)
+        s = self.state
+        for name in ("state", "routable", "route_at", "route_to", "up_at", "storage_used_kb"):
+            setattr(s, name, np.delete(getattr(s, name), i))
+        s.core_free = np.delete(s.core_free, i, axis=0)
+        s.p_node = np.where(s.p_node > i, s.p_node - 1, s.p_node)
+        nodes = list(self._scenario.nodes)
+        removed = nodes.pop(i)
+        self._overrides.pop(removed.name, None)
+        self._replace_nodes(nodes)
+        self._rebuild()
+        self._acc.node_offered = np.delete(self._acc.node_offered, i)
+        self._acc.busy_s = np.delete(self._acc.busy_s, i)
+        self._acc.n -= 1
+        # requests of node i finished this step still count as served, under no node
+        self._acc.done = [(a, st, d, np.where(nd == i, -1, np.where(nd > i, nd - 1, nd)))
+                          for a, st, d, nd in self._acc.done]
+
+    def _grow_acc(self) -> None:
+        self._acc.node_offered = np.append(self._acc.node_offered, 0)
+        self._acc.busy_s = np.append(self._acc.busy_s, 0.0)
+        self._acc.n += 1
+
+    def set_balancer(self, balancer: Balancer) -> None:
+        """Change the routing policy or health-check interval from now on."""
+        if balancer != self._scenario.balancer:
+            self._scenario = self._scenario.model_copy(update={"balancer": balancer})
+            self._rebuild()
+
+    def set_workload(self, workload: Workload) -> None:
+        """Change the traffic from now on (memory per request changes every node's capacity)."""
+        if workload != self._scenario.workload:
+            self._scenario = self._scenario.model_copy(update={"workload": workload})
+            self._rebuild()

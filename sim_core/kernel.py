@@ -1,0 +1,168 @@
+"""The exact per-request kernel: routing that needs live state, capacity checks, FIFO multi-core queues.
+
+Why a compiled loop and not numpy scans: two parts of the model are inherently sequential.
+A node with c cores has ONE shared FIFO queue, and a request takes the earliest-free core
+(modelling each core as its own queue over-states latency by 36-90%, see engine notes);
+least-connections and power-of-two routing read the connection counts at the instant of
+each arrival; and RAM capacity rejects an arrival by the number of requests in the node at
+that instant. This loop does exactly what an event-by-event model does, one max and one add
+per request (so latencies are bit-identical to a plain heapq reference), and numba compiles
+it: 60-90M requests/s measured on this machine for the 4-core queue, against 2-5M for the
+same loop in Python and 0.1M for SimPy. Without numba the same function runs as plain Python.
+
+Two heaps are kept in flat arrays:
+- per node, a min-heap of its cores' free times, row ``core_free[j, :cores[j]]``;
+- over the whole cluster, a min-heap of (departure time, node) of the requests in the system,
+  popped up to each arrival so ``in_sys[j]`` is the exact count in node j at that instant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - the plain-Python path is the same code, only slower
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda fn: fn
+
+# Status of each arrival, as returned in ``out_status``.
+ACCEPTED = 0  # queued or in service; departs at out_dep unless its node fails first
+REJECTED_FULL = 1  # node at its RAM capacity (HTTP 503)
+REJECTED_STORAGE = 2  # node's storage full: the write is refused
+LOST_DOWN = 3  # sent to a node that is down but not yet detected by the balancer
+
+PRE_ROUTED = 0  # choice1 holds the node (random, round_robin, weighted)
+LEAST_CONNECTIONS = 1  # scan the routable nodes' connection counts, ties broken round-robin
+POWER_OF_TWO = 2  # the less loaded of choice1 and choice2
+
+
+@njit(cache=True, nogil=True)
+def serve(
+    arr, work, choice1, choice2, policy, routable,
+    up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
+    core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr,
+    out_node, out_start, out_dep, out_status,
+):
+    """Route and serve arrivals ``arr`` (sorted, seconds) in order; fill the ``out_*`` arrays.
+
+    Shapes: arr, work, choice1, choice2, out_* (N,); routable (m,) node indices; up, speed,
+    cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
+    with ``heap_len[0]`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
+    the node state in place; returns nothing.
+    """
+    hl = heap_len[0]
+    m = routable.shape[0]
+    ptr = lc_ptr[0]
+    for i in range(arr.shape[0]):
+        a = arr[i]
+        # departures up to this arrival leave the system
+        while hl > 0 and heap_t[0] <= a:
+            in_sys[heap_n[0]] -= 1
+            hl -= 1
+            t_last = heap_t[hl]
+            n_last = heap_n[hl]
+            k = 0
+            while True:
+                child = 2 * k + 1
+                if child >= hl:
+                    break
+                if child + 1 < hl and heap_t[child + 1] < heap_t[child]:
+                    child += 1
+                if heap_t[child] >= t_last:
+                    break
+                heap_t[k] = heap_t[child]
+                heap_n[k] = heap_n[child]
+                k = child
+            heap_t[k] = t_last
+            heap_n[k] = n_last
+
+        if policy == LEAST_CONNECTIONS:
+            best = -1
+            best_v = 1 << 62
+            best_k = 0
+            for step in range(m):
+                k = ptr + step
+                if k >= m:
+                    k -= m
+                v = in_sys[routable[k]]
+                if v < best_v:
+                    best_v = v
+                    best = routable[k]
+                    best_k = k
+            j = best
+            ptr = best_k + 1
+            if ptr >= m:
+                ptr = 0
+        elif policy == POWER_OF_TWO:
+            j = choice1[i]
+            j2 = choice2[i]
+            if in_sys[j2] < in_sys[j]:
+                j = j2
+        else:
+            j = choice1[i]
+        out_node[i] = j
+
+        if not up[j]:
+            out_status[i] = LOST_DOWN
+            continue
+        if in_sys[j] >= capacity[j]:
+            out_status[i] = REJECTED_FULL
+            continue
+        if storage_used_kb[j] + data_kb > storage_cap_kb[j]:
+            out_status[i] = REJECTED_STORAGE
+            continue
+        storage_used_kb[j] += data_kb
+
+        # FIFO with a shared queue: start on the earliest-free core (the root of row j's heap)
+        free = core_free[j, 0]
+        start = a if a > free else free
+        dep = start + work[i] / speed[j]
+        c = cores[j]
+        k = 0
+        while True:
+            child = 2 * k + 1
+            if child >= c:
+                break
+            if child + 1 < c and core_free[j, child + 1] < core_free[j, child]:
+                child += 1
+            if core_free[j, child] >= dep:
+                break
+            core_free[j, k] = core_free[j, child]
+            k = child
+        core_free[j, k] = dep
+        out_start[i] = start
+        out_dep[i] = dep
+        out_status[i] = ACCEPTED
+
+        # the request joins the cluster-wide departure heap
+        in_sys[j] += 1
+        k = hl
+        hl += 1
+        while k > 0:
+            parent = (k - 1) >> 1
+            if heap_t[parent] <= dep:
+                break
+            heap_t[k] = heap_t[parent]
+            heap_n[k] = heap_n[parent]
+            k = parent
+        heap_t[k] = dep
+        heap_n[k] = j
+    heap_len[0] = hl
+    lc_ptr[0] = ptr
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernel on a tiny input."""
+    one = np.zeros(1)
+    idx = np.zeros(1, dtype=np.int64)
+    serve(
+        one, one + 0.1, idx, idx, PRE_ROUTED, idx,
+        np.ones(1, dtype=np.bool_), np.ones(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64),
+        np.ones(1) * 10.0, np.zeros(1), 1.0,
+        np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
+    )

@@ -1,0 +1,415 @@
+"""The scenario model: plain typed data, loaded from and saved to a JSON file.
+
+A scenario describes a cluster (nodes behind one load balancer), the traffic sent to it
+and timed events (fail, recover, resize). Pydantic validates it; every problem becomes one
+line that names the field path, the bad value and the allowed range, e.g.
+``nodes[2].cores: -3 is not in 1..256``.
+
+Units are in the field names: ``_s`` seconds, ``_ms`` milliseconds, ``_gb`` gigabytes,
+``_mb`` megabytes, ``_kb`` kilobytes, ``rate`` requests per second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FORMAT_VERSION = 1
+MAX_NODES = 5000  # the largest cluster this machine simulates at a usable speed
+MAX_RATE = 2_000_000.0  # requests per second
+MAX_EVENTS = 10_000
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+Policy = Literal["round_robin", "random", "least_connections", "power_of_two", "weighted"]
+POLICIES: tuple[str, ...] = ("round_robin", "random", "least_connections", "power_of_two", "weighted")
+ServiceDistribution = Literal["exponential", "deterministic", "lognormal"]
+
+
+class ScenarioError(ValueError):
+    """A scenario could not be read or is invalid; ``str()`` is the message for the user.
+
+    ``problems`` holds one line per problem, each naming the field and the allowed range.
+    """
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _model_config() -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Node(BaseModel):
+    """One server: its specs, its price and where its box sits on the canvas."""
+
+    model_config = _model_config()
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    cores: Annotated[int, Field(ge=1, le=256)] = 1
+    core_speed: Annotated[float, Field(ge=0.1, le=10.0)] = 1.0  # relative to the reference core
+    ram_gb: Annotated[float, Field(ge=0.125, le=4096.0)] = 1.0
+    storage_gb: Annotated[float, Field(ge=1.0, le=1_000_000.0)] = 500.0
+    price_per_hour: Annotated[float, Field(ge=0.0, le=10_000.0)] = 0.05
+    restart_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 5.0
+    x: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.0
+    y: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.0
+
+    def spec_label(self) -> str:
+        """Short spec text for a node box, e.g. ``2 CPU · 2 GB · 1 TB``."""
+        return f"{self.cores} CPU · {format_gb(self.ram_gb)} · {format_gb(self.storage_gb)}"
+
+
+class Balancer(BaseModel):
+    """The load balancer: routing policy and health-check interval (seconds)."""
+
+    model_config = _model_config()
+    policy: Policy = "round_robin"
+    health_check_s: Annotated[float, Field(ge=0.0, le=600.0)] = 2.0
+
+
+class ConstantShape(BaseModel):
+    """The arrival rate stays at ``workload.rate``."""
+
+    model_config = _model_config()
+    kind: Literal["constant"] = "constant"
+
+
+class RampShape(BaseModel):
+    """The rate goes linearly from ``workload.rate`` to ``to_rate`` between ``start_s`` and ``end_s``."""
+
+    model_config = _model_config()
+    kind: Literal["ramp"] = "ramp"
+    to_rate: Annotated[float, Field(ge=0.0, le=MAX_RATE)]
+    start_s: Annotated[float, Field(ge=0.0, le=1e7)] = 0.0
+    end_s: Annotated[float, Field(ge=0.0, le=1e7)] = 60.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RampShape:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end_s: {self.end_s:g} must be greater than start_s ({self.start_s:g})")
+        return self
+
+
+class StepShape(BaseModel):
+    """A spike: the rate is ``to_rate`` from ``at_s`` for ``duration_s`` (0 = for ever)."""
+
+    model_config = _model_config()
+    kind: Literal["step"] = "step"
+    to_rate: Annotated[float, Field(ge=0.0, le=MAX_RATE)]
+    at_s: Annotated[float, Field(ge=0.0, le=1e7)] = 30.0
+    duration_s: Annotated[float, Field(ge=0.0, le=1e7)] = 0.0
+
+
+class WaveShape(BaseModel):
+    """A daily wave: ``rate * (1 + amplitude * sin(2 pi t / period_s))``."""
+
+    model_config = _model_config()
+    kind: Literal["wave"] = "wave"
+    period_s: Annotated[float, Field(ge=1.0, le=1e7)] = 120.0
+    amplitude: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+
+
+Shape = Annotated[ConstantShape | RampShape | StepShape | WaveShape, Field(discriminator="kind")]
+SHAPE_KINDS: tuple[str, ...] = ("constant", "ramp", "step", "wave")
+_SHAPES = {"constant": ConstantShape, "ramp": RampShape, "step": StepShape, "wave": WaveShape}
+
+
+class Workload(BaseModel):
+    """The traffic: arrival rate and shape, and what each request costs a node."""
+
+    model_config = _model_config()
+    rate: Annotated[float, Field(ge=0.0, le=MAX_RATE)] = 5.0
+    max_rate: Annotated[float, Field(ge=1.0, le=MAX_RATE)] = 100.0  # top of the UI slider
+    shape: Shape = Field(default_factory=ConstantShape)
+    cpu_time_ms: Annotated[float, Field(ge=0.001, le=600_000.0)] = 100.0  # mean, on a speed-1 core
+    service: ServiceDistribution = "exponential"
+    service_cv: Annotated[float, Field(ge=0.01, le=10.0)] = 1.0  # lognormal only
+    memory_mb: Annotated[float, Field(ge=0.001, le=1_000_000.0)] = 10.0
+    data_kb: Annotated[float, Field(ge=0.0, le=1_000_000.0)] = 4.0
+
+
+class Event(BaseModel):
+    """Something done to a node at time ``at_s``: fail it, recover it, or resize it."""
+
+    model_config = _model_config()
+    at_s: Annotated[float, Field(ge=0.0, le=1e7)]
+    action: Literal["fail", "recover", "resize"]
+    node: Annotated[str, Field(min_length=1, max_length=40)]
+    cores: Annotated[int, Field(ge=1, le=256)] | None = None
+    ram_gb: Annotated[float, Field(ge=0.125, le=4096.0)] | None = None
+
+    @model_validator(mode="after")
+    def _resize_has_spec(self) -> Event:
+        if self.action == "resize" and self.cores is None and self.ram_gb is None:
+            raise ValueError("a resize needs cores or ram_gb")
+        return self
+
+
+class Scenario(BaseModel):
+    """A whole scenario file: cluster, balancer, workload and events."""
+
+    model_config = _model_config()
+    version: Literal[1] = FORMAT_VERSION
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "untitled"
+    description: Annotated[str, Field(max_length=2000)] = ""
+    duration_s: Annotated[float, Field(ge=1.0, le=1e6)] = 120.0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 1
+    nodes: Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)]
+    balancer: Balancer = Field(default_factory=Balancer)
+    workload: Workload = Field(default_factory=Workload)
+    events: Annotated[list[Event], Field(max_length=MAX_EVENTS)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names(self) -> Scenario:
+        seen: set[str] = set()
+        for i, node in enumerate(self.nodes):
+            if node.name in seen:
+                raise ValueError(f"nodes[{i}].name: {node.name!r} is used by another node; names must be unique")
+            seen.add(node.name)
+        for i, event in enumerate(self.events):
+            if event.node not in seen:
+                raise ValueError(f"events[{i}].node: {event.node!r} is not the name of a node")
+        return self
+
+    def node_index(self, name: str) -> int:
+        """Index of the node called ``name``; raises ScenarioError if there is none."""
+        for i, node in enumerate(self.nodes):
+            if node.name == name:
+                return i
+        raise ScenarioError(f"node: {name!r} is not the name of a node")
+
+
+def format_gb(gb: float) -> str:
+    """``500`` -> ``500 GB``, ``1024`` -> ``1 TB``, ``0.5`` -> ``512 MB``."""
+    if gb >= 1000 and (gb / 1000).is_integer():
+        return f"{gb / 1000:g} TB"
+    if gb >= 1024:
+        return f"{gb / 1024:g} TB"
+    if gb < 1:
+        return f"{gb * 1024:g} MB"
+    return f"{gb:g} GB"
+
+
+# --- validation with field-path messages -------------------------------------------------
+
+def _path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in SHAPE_KINDS and text.endswith("shape"):
+            continue  # pydantic puts the union tag in the path; the user never wrote it
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _bounds(loc: tuple[Any, ...]) -> tuple[Any, Any] | None:
+    """The (low, high) range declared for the field at ``loc``, if it has one."""
+    model: Any = Scenario
+    info = None
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        if part in _SHAPES and model in _SHAPES.values():
+            model = _SHAPES[part]
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        info = fields[part]
+        model = _inner_model(info.annotation)
+    if info is None:
+        return None
+    low = high = None
+    for meta in _metadata(info):
+        if isinstance(meta, annotated_types.Ge):
+            low = meta.ge
+        elif isinstance(meta, annotated_types.Le):
+            high = meta.le
+    return (low, high) if low is not None and high is not None else None
+
+
+def _metadata(info: Any) -> list[Any]:
+    metas = list(info.metadata)
+    for arg in getattr(info.annotation, "__args__", ()) or ():  # Optional[Annotated[...]]
+        for meta in getattr(arg, "__metadata__", ()):
+            metas.extend(getattr(meta, "metadata", [meta]))
+    return metas
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value) if len(value) < 60 else repr(value[:57] + "...")
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value)
+        return text if len(text) < 60 else text[:57] + "..."
+    if isinstance(value, float):
+        return repr(value) if value.is_integer() and abs(value) < 1e16 else f"{value:g}"  # 2.0 stays 2.0
+    return repr(value) if isinstance(value, bool) or value is None else str(value)
+
+
+_TYPE_NAMES = {
+    "model_type": "an object ({...})",
+    "model_attributes_type": "an object ({...})",
+    "dict_type": "an object ({...})",
+    "list_type": "a list ([...])",
+    "string_type": "text (in double quotes)",
+}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    path = _path(loc) or "scenario"
+    kind = error["type"]
+    value = error.get("input")
+    bounds = _bounds(loc)
+    span = f"{_num(bounds[0])}..{_num(bounds[1])}" if bounds else None
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than") and span:
+        return f"{path}: {_fmt(value)} is not in {span}"
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key (remove it or check its spelling)"
+    if kind == "missing":
+        return f"{path}: missing; this field is required"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return f"{path}: {_fmt(value)} is not a whole number" + (f" in {span}" if span else "")
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"{path}: {_fmt(value)} is not a number" + (f" in {span}" if span else "")
+    if kind == "literal_error":
+        return f"{path}: {_fmt(value)} is not one of {error['ctx']['expected']}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        kind_value = value.get("kind") if isinstance(value, dict) else value
+        return f"{path}.kind: {_fmt(kind_value)} is not one of {', '.join(SHAPE_KINDS)}"
+    if kind == "too_long" and path in ("nodes", "events"):
+        limit = MAX_NODES if path == "nodes" else MAX_EVENTS
+        count = len(value) if isinstance(value, list) else "too many"
+        return f"{path}: {count} {path} is not in 1..{limit} (too large for this machine)"
+    if kind == "too_short" and path == "nodes":
+        return f"{path}: a scenario needs at least 1 node"
+    if kind == "string_too_long":
+        return f"{path}: {_fmt(value)} is longer than {error['ctx']['max_length']} characters"
+    if kind == "string_too_short":
+        return f"{path}: must not be empty"  # every min_length is 1
+    if kind in _TYPE_NAMES:
+        return f"{path}: {_fmt(value)} is not {_TYPE_NAMES[kind]}"
+    if kind == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+        if ":" not in message.split(" ")[0]:
+            return f"{path}: {message}"
+        return f"{path}.{message}" if loc else message  # the validator named a field of this model
+    return f"{path}: {_fmt(value)}: {error['msg']}"
+
+
+def validate_data(data: Any) -> Scenario:
+    """Build a Scenario from parsed JSON data, or raise ScenarioError with one line per problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario: expected a JSON object at the top level, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors(include_url=False)]
+        raise ScenarioError(list(dict.fromkeys(problems))) from None
+
+
+def loads(text: str, source: str = "scenario") -> Scenario:
+    """Parse and validate scenario JSON text; errors name ``source`` and the line."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return validate_data(data)
+
+
+def load(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario file; every failure is a ScenarioError."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES // 2**20
+            raise ScenarioError(f"{path}: the file is {size / 1e6:.0f} MB; a scenario file may be at most {limit} MB")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a folder, not a scenario file") from None
+    except PermissionError:
+        raise ScenarioError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (not UTF-8)") from None
+    return loads(text, str(path))
+
+
+def dumps(scenario: Scenario) -> str:
+    """The scenario as indented JSON text, ending with a newline."""
+    return json.dumps(scenario.model_dump(mode="json"), indent=2) + "\n"
+
+
+def save(scenario: Scenario, path: str | os.PathLike[str]) -> None:
+    """Write atomically: a temporary file beside ``path``, flushed, then renamed over it."""
+    path = Path(path)
+    text = dumps(scenario)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --- built-in scenarios ------------------------------------------------------------------
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "resources" / "scenarios"
+DEFAULT_SCENARIO = "horizontal-7x1"
+
+
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped in ``resources/scenarios``, sorted."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.json"))
+
+
+def builtin_path(name: str) -> Path:
+    """Path of a built-in scenario by name (``vertical-2cpu``)."""
+    path = BUILTIN_DIR / f"{name}.json"
+    if not path.exists():
+        raise ScenarioError(f"scenario: {name!r} is not a built-in scenario ({', '.join(builtin_names())})")
+    return path
+
+
+def resolve(name_or_path: str | os.PathLike[str]) -> Scenario:
+    """Load a scenario from a file path, or by built-in name when no such file exists."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix == ".json" or os.sep in str(name_or_path):
+        return load(path)
+    return load(builtin_path(str(name_or_path)))
