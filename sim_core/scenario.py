@@ -265,7 +265,8 @@ def _fmt(value: Any) -> str:
         text = json.dumps(value)
         return text if len(text) < 60 else text[:57] + "..."
     if isinstance(value, float):
-        return repr(value) if value.is_integer() and abs(value) < 1e16 else f"{value:g}"  # 2.0 stays 2.0
+        text = f"{value:g}"
+        return text + ".0" if value.is_integer() and "e" not in text else text  # 2.0 stays 2.0, not 2
     return repr(value) if isinstance(value, bool) or value is None else str(value)
 
 
