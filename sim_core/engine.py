@@ -333,7 +333,7 @@ def _weighted_schedule(state: EngineState, routable: np.ndarray, cores: np.ndarr
     """Smooth weighted round-robin order of the routable nodes, each weighted by its cores.
 
     Node j appears cores[j] times per cycle, at evenly spaced positions (k + 0.5) / cores[j],
-    so a 4-core node gets every fourth... request interleaved with the others rather than in a burst.
+    so the requests of a 4-core node are interleaved with the others' rather than sent in a burst.
     """
     weights = cores[routable]
     key = routable.tobytes() + weights.tobytes()
@@ -435,13 +435,17 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
            acc: StepAccumulator, recorder: _Recorder | None) -> None:
     n_arr = arr.size
     n = params.n
-    m_sys = state.p_dep.size
-    order = np.argsort(state.p_dep, kind="stable")  # a sorted array is a valid min-heap
-    heap_t = np.empty(m_sys + n_arr)
-    heap_n = np.empty(m_sys + n_arr, dtype=_I)
-    heap_t[:m_sys] = state.p_dep[order]
-    heap_n[:m_sys] = state.p_node[order]
     in_sys = np.bincount(state.p_node, minlength=n).astype(_I)
+    # The live count of requests per node is needed when the routing reads it, or when some
+    # node could reach its RAM capacity during this interval; otherwise the kernel skips it.
+    track = code != kernel.PRE_ROUTED or bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
+    m_sys = state.p_dep.size if track else 0
+    heap_t = np.empty(m_sys + n_arr if track else 0)
+    heap_n = np.empty(heap_t.size, dtype=_I)
+    if track:
+        order = np.argsort(state.p_dep, kind="stable")  # a sorted array is a valid min-heap
+        heap_t[:m_sys] = state.p_dep[order]
+        heap_n[:m_sys] = state.p_node[order]
     out_node = np.empty(n_arr, dtype=_I)
     out_start = np.empty(n_arr)
     out_dep = np.empty(n_arr)
@@ -451,7 +455,7 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
         np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
         state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
         state.storage_used_kb, float(params.workload.data_kb),
-        state.core_free, heap_t, heap_n, np.array([m_sys], dtype=_I), in_sys, state.lc_ptr,
+        state.core_free, heap_t, heap_n, np.array([m_sys], dtype=_I), in_sys, state.lc_ptr, track,
         out_node, out_start, out_dep, out_status,
     )
     accepted = out_status == kernel.ACCEPTED

@@ -43,7 +43,7 @@ POWER_OF_TWO = 2  # the less loaded of choice1 and choice2
 def serve(
     arr, work, choice1, choice2, policy, routable,
     up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
-    core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr,
+    core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr, track,
     out_node, out_start, out_dep, out_status,
 ):
     """Route and serve arrivals ``arr`` (sorted, seconds) in order; fill the ``out_*`` arrays.
@@ -52,6 +52,10 @@ def serve(
     cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
     with ``heap_len[0]`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
     the node state in place; returns nothing.
+
+    ``track`` False skips the departure heap: allowed only when the routing does not read
+    ``in_sys`` and no node can reach its capacity in this call (the caller checks that the
+    requests in a node plus those routed to it fit), so every capacity check passes anyway.
     """
     hl = heap_len[0]
     m = routable.shape[0]
@@ -59,7 +63,7 @@ def serve(
     for i in range(arr.shape[0]):
         a = arr[i]
         # departures up to this arrival leave the system
-        while hl > 0 and heap_t[0] <= a:
+        while track and hl > 0 and heap_t[0] <= a:
             in_sys[heap_n[0]] -= 1
             hl -= 1
             t_last = heap_t[hl]
@@ -139,6 +143,8 @@ def serve(
 
         # the request joins the cluster-wide departure heap
         in_sys[j] += 1
+        if not track:
+            continue
         k = hl
         hl += 1
         while k > 0:
@@ -163,6 +169,6 @@ def warm_up() -> None:
         np.ones(1, dtype=np.bool_), np.ones(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64),
         np.ones(1) * 10.0, np.zeros(1), 1.0,
         np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True,
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
     )
