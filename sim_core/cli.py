@@ -1,0 +1,308 @@
+"""The headless command line: ``scalelab run`` and ``scalelab validate``.
+
+``main(argv)`` takes the subcommand and its arguments and returns the exit code: 0 ok,
+2 bad input (a message per problem on stderr, never a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim_core.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, builtin_names, builtin_path, load, resolve
+
+MIN_SECONDS, MAX_SECONDS = 0.01, 1e6  # the shortest and longest run, in simulated seconds
+MIN_DT = 0.001  # s
+CSV_COLUMNS = (
+    "t_s",  # end of the second
+    "offered_rps", "served_rps", "rejected_rps", "lost_rps",  # requests/s during the second
+    "p50_ms", "p95_ms", "p99_ms", "mean_ms",  # latency of the requests completed during the second
+    "availability",  # served / (served + rejected + lost) during the second, 0..1
+    "cost_per_hour",  # $/h of all nodes at the end of the second
+    "utilization",  # mean over nodes of busy core-seconds / (cores * 1 s), 0..1
+    "in_system", "queued",  # requests in the cluster (in service + waiting) and waiting, at the end
+    "nodes_up",  # nodes up at the end of the second
+)
+
+
+def main(argv: list[str]) -> int:
+    """Run ``scalelab run ...`` or ``scalelab validate ...``; ``argv`` starts with the subcommand."""
+    try:
+        args = _parser().parse_args(argv)
+        return args.command(args)
+    except SystemExit as exc:  # argparse has printed its usage message (exit 2) or --help (exit 0)
+        return exc.code if isinstance(exc.code, int) else 2
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# --- arguments -----------------------------------------------------------------------------
+
+def _number_in(low: float, high: float):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number in {low:g}..{high:g}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in 0..{2**63 - 1}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scalelab", description="ScaleLab without a window.")
+    commands = parser.add_subparsers(required=True, metavar="{run,validate}")
+
+    run = commands.add_parser("run", help="simulate a scenario and print its figures",
+                              description="Simulate a scenario without a window, print a summary and "
+                                          "optionally write the per-second figures to CSV.")
+    run.set_defaults(command=_run)
+    run.add_argument("scenario", nargs="?", metavar="SCENARIO",
+                     help=f"a scenario file, or a built-in name (default app scenario: {DEFAULT_SCENARIO})")
+    run.add_argument("--list", action="store_true", help="list the built-in scenarios and exit")
+    run.add_argument("--seconds", type=_number_in(MIN_SECONDS, MAX_SECONDS), metavar="N",
+                     help="simulated seconds to run (default: the scenario's duration_s)")
+    run.add_argument("--seed", type=_seed, metavar="S", help="random seed (default: the scenario's seed)")
+    run.add_argument("--csv", type=Path, metavar="FILE", help="write one row per simulated second to FILE")
+    run.add_argument("--trace", type=Path, metavar="FILE",
+                     help="replay arrivals (and CPU times) from a CSV: arrival_s[,cpu_s][,node]")
+    run.add_argument("--dt", type=_number_in(MIN_DT, 1.0), default=0.1, metavar="DT",
+                     help=f"engine step in seconds, {MIN_DT:g}..1 (default 0.1); rows stay per second")
+
+    validate = commands.add_parser("validate", help="check a scenario file",
+                                   description="Check a scenario file (or built-in name) and report every problem.")
+    validate.set_defaults(command=_validate)
+    validate.add_argument("scenario", metavar="SCENARIO")
+    return parser
+
+
+# --- validate and list ---------------------------------------------------------------------
+
+def _validate(args: argparse.Namespace) -> int:
+    scenario = resolve(args.scenario)
+    count = len(scenario.nodes)
+    print(f"ok: {scenario.name} ({count} node{'s' if count != 1 else ''})")
+    return 0
+
+
+def _list() -> int:
+    print("Built-in scenarios (scalelab run NAME):")
+    slide_first = {"vertical": 0, "horizontal": 1}  # in the order the slide tells it
+    for name in sorted(builtin_names(), key=lambda n: (slide_first.get(n.split("-")[0], 2), n)):
+        scenario = load(builtin_path(name))
+        default = ", the app's default" if name == DEFAULT_SCENARIO else ""
+        count = len(scenario.nodes)
+        print(f"\n  {name}  ({count} node{'s' if count != 1 else ''}, {scenario.duration_s:g} s{default})")
+        print(textwrap.fill(scenario.description, width=96, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
+# --- run -----------------------------------------------------------------------------------
+
+@dataclass
+class Second:
+    """The figures of one row of the time series (one simulated second, or the last part of one)."""
+
+    t_s: float
+    offered_rps: float
+    served_rps: float
+    rejected_rps: float
+    lost_rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    availability: float
+    cost_per_hour: float
+    utilization: float
+    in_system: int
+    queued: int
+    nodes_up: int
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.list:
+        return _list()
+    if args.scenario is None:
+        raise ScenarioError("scenario: give a scenario file or built-in name, or --list to see the built-ins")
+    scenario = resolve(args.scenario)
+    trace = None
+    if args.trace is not None:
+        from sim_core.trace import load_trace
+
+        trace = load_trace(args.trace)
+    if args.csv is not None:
+        _check_writable(args.csv)
+    seconds = scenario.duration_s if args.seconds is None else args.seconds
+
+    from sim_core.engine import Simulation  # compiles the kernel: only when there is a run to do
+
+    sim = Simulation(scenario, seed=args.seed, trace=trace)
+    wall = time.perf_counter()
+    rows, last = _simulate(sim, seconds, args.dt)
+    wall = time.perf_counter() - wall
+    if args.csv is not None:
+        _write_csv(args.csv, rows)
+    print(_summary(scenario, sim.seed, seconds, last, rows, wall, trace))
+    if args.csv is not None:
+        print(f"\nwrote {len(rows)} rows to {args.csv}")
+    return 0
+
+
+def _simulate(sim, seconds: float, dt: float):
+    """Step ``sim`` for ``seconds`` in steps of at most ``dt``; one Second per simulated second."""
+    from sim_core.engine import UP
+
+    rows: list[Second] = []
+    snap = None
+    start = 0.0
+    while start < seconds - 1e-6:
+        end = min(start + 1.0, seconds)
+        before = (0, 0, 0, 0) if snap is None else _totals(snap)
+        latencies: list[np.ndarray] = []
+        busy = np.zeros(sim.n_nodes)
+        while sim.t < end - 1e-9:
+            snap = sim.step(min(dt, end - sim.t))
+            latencies.append(snap.latencies)
+            busy += snap.utilization * snap.dt
+        span = snap.t - start
+        offered, served, rejected, lost = (b - a for a, b in zip(before, _totals(snap), strict=True))
+        done = np.concatenate(latencies) * 1000.0
+        p50, p95, p99 = np.percentile(done, (50, 95, 99)) if done.size else (math.nan,) * 3
+        ended = served + rejected + lost
+        rows.append(Second(
+            t_s=snap.t, offered_rps=offered / span, served_rps=served / span,
+            rejected_rps=rejected / span, lost_rps=lost / span,
+            p50_ms=float(p50), p95_ms=float(p95), p99_ms=float(p99),
+            mean_ms=float(done.mean()) if done.size else math.nan,
+            availability=served / ended if ended else math.nan,
+            cost_per_hour=snap.cost_per_hour,
+            utilization=float(busy.mean() / span) if busy.size else math.nan,
+            in_system=snap.in_system, queued=int(snap.queue.sum()),
+            nodes_up=int(np.count_nonzero(snap.state == UP)),
+        ))
+        start = end
+    return rows, snap
+
+
+def _totals(snap) -> tuple[int, int, int, int]:
+    return snap.offered_total, snap.served_total, snap.rejected_total, snap.lost_total
+
+
+def _summary(scenario: Scenario, seed: int, seconds: float, snap, rows: list[Second], wall_s: float,
+             trace) -> str:
+    """The run's figures as a table; latencies are the engine's cumulative ones (since t = 0)."""
+    offered = snap.offered_total
+    source = f"trace of {trace.arrival_s.size} requests" if trace is not None else f"seed {seed}"
+    nodes = len(scenario.nodes)
+    spans = np.diff([r.t_s for r in rows], prepend=0.0)  # 1 s, but the last row may be shorter
+    utilization = float(np.dot([r.utilization for r in rows], spans)) / seconds
+
+    def share(count: int) -> str:
+        return f"{100.0 * count / offered:.2f}% of offered" if offered else ""
+
+    table = [
+        ("throughput offered", f"{offered / seconds:.2f}", f"req/s   {offered} requests"),
+        ("throughput served", f"{snap.served_total / seconds:.2f}", f"req/s   {snap.served_total} requests"),
+        ("latency p50", _ms(snap.latency_total_p50), "ms"),
+        ("latency p95", _ms(snap.latency_total_p95), "ms"),
+        ("latency p99", _ms(snap.latency_total_p99), "ms"),
+        ("latency mean", _ms(snap.latency_total_mean), "ms"),
+        ("rejected", str(snap.rejected_total), share(snap.rejected_total)),
+        ("lost", str(snap.lost_total), share(snap.lost_total)),
+        ("in system at end", str(snap.in_system), ""),
+        ("availability", _percent(snap.availability_total), "%"),
+        ("utilization", _percent(utilization), "% (mean over nodes and time)"),
+        ("cost", f"{snap.cost_per_hour:.4f}", f"$/h   ${snap.cost_total:.6f} for this run"),
+    ]
+    lines = [
+        f"{scenario.name}: {nodes} node{'s' if nodes != 1 else ''}, {scenario.balancer.policy} balancer, "
+        f"{seconds:g} s simulated, {source}",
+        "",
+        *(f"  {label:<20}{value:>10}  {unit}".rstrip() for label, value, unit in table),
+        "",
+        f"simulated {seconds:g} s in {wall_s:.2f} s of wall time",
+    ]
+    return "\n".join(lines)
+
+
+def _percent(fraction: float) -> str:
+    return "-" if math.isnan(fraction) else f"{100.0 * fraction:.2f}"
+
+
+def _ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{1000.0 * seconds:.1f}"
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+def _check_writable(path: Path) -> None:
+    """Fail before the run, not after it, when the CSV cannot be written."""
+    folder = path.parent
+    if path.is_dir():
+        raise ScenarioError(f"--csv {path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise ScenarioError(f"--csv {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ScenarioError(f"--csv {path}: the folder {folder} is not writable")
+
+
+def _cell(value: float | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "" if math.isnan(value) else f"{value:.10g}"
+
+
+def _write_csv(path: Path, rows: list[Second]) -> None:
+    """Write the rows atomically: a temporary file beside ``path``, then renamed over it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, column)) for column in CSV_COLUMNS])
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
+        raise
