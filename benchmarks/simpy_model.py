@@ -15,6 +15,16 @@ import simpy
 POLICIES = ("round_robin", "random", "weighted", "least_connections", "power_of_two")
 
 
+def weighted_cycle(cores: Sequence[int]) -> np.ndarray:
+    """Smooth weighted round robin: one cycle in which node j appears cores[j] times, evenly spread.
+
+    Node j's k-th turn sits at (k + 0.5) / cores[j] of the cycle; turns are taken in that order,
+    the lower node index first on a tie.
+    """
+    turns = sorted(((k + 0.5) / c, j) for j, c in enumerate(cores) for k in range(c))
+    return np.array([j for _, j in turns], dtype=np.int64)
+
+
 def simulate(
     arrival_s: np.ndarray,
     service_s: np.ndarray,
@@ -25,7 +35,7 @@ def simulate(
     """Run every request to completion; return its sojourn time (s), shape (n_requests,).
 
     ``arrival_s`` is non-decreasing (s), ``service_s`` the time on a core (CPU time divided by
-    core speed). ``weighted`` picks a node at random with probability proportional to its cores;
+    core speed). ``weighted`` cycles through :func:`weighted_cycle`;
     ``least_connections`` picks the node with the fewest requests in it (lowest index on a tie);
     ``power_of_two`` samples two distinct nodes at random and takes the one with fewer.
     """
@@ -43,8 +53,7 @@ def simulate(
     elif policy == "random":
         choices = rng.integers(0, n_nodes, n)
     elif policy == "weighted":
-        weights = np.asarray(cores, dtype=float)
-        choices = rng.choice(n_nodes, size=n, p=weights / weights.sum())
+        choices = np.resize(weighted_cycle(cores), n)
     elif policy == "power_of_two" and n_nodes > 1:
         first = rng.integers(0, n_nodes, n)
         second = (first + rng.integers(1, n_nodes, n)) % n_nodes  # a different node
