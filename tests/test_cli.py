@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,15 @@ def test_csv_into_a_missing_folder_exits_2(capsys, tmp_path):
     code, out, err = run_cli(capsys, "run", "vertical-1cpu", "--csv", str(target))
     assert (code, out) == (2, "")
     assert err == f"--csv {target}: the folder {target.parent} does not exist\n"
+
+
+# --- the README's commands ---------------------------------------------------------------
+
+def test_ci_runs_exactly_the_readme_test_command():
+    test_line = (REPO / "README.md").read_text(encoding="utf-8").splitlines()[1]
+    command = test_line.split("`")[1]
+    assert command.endswith("-m pytest")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert command in ci
+    assert "set -euo pipefail" in ci
+    assert os.access(REPO / ".ci" / "run", os.X_OK)

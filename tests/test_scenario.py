@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -331,4 +332,18 @@ def test_anything_but_a_number_in_ram_gets_a_message_not_a_traceback(junk):
     assert len(problems) == 1
     assert problems[0].startswith("nodes[0].ram_gb: ")
     assert problems[0].endswith("is not a number in 0.125..4096")
+
+
+
+# --- the README stays true ----------------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_example_scenario_is_valid():
+    text = README.read_text(encoding="utf-8")
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    scenario = loads(example, "README example")
+    assert [n.name for n in scenario.nodes] == ["node-a", "node-b"]
+    assert [e.action for e in scenario.events] == ["fail", "recover"]
 
