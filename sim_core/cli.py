@@ -1,7 +1,8 @@
 """The headless command line: ``scalelab run`` and ``scalelab validate``.
 
 ``main(argv)`` takes the subcommand and its arguments and returns the exit code: 0 ok,
-2 bad input (a message per problem on stderr, never a traceback), 130 interrupted.
+2 bad input (a message per problem on stderr, never a traceback), 130 interrupted,
+141 output pipe closed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``scalelab run --list | head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail
+        return 141
 
 
 # --- arguments -----------------------------------------------------------------------------
