@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import math
 import os
 import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -131,27 +131,6 @@ def _list() -> int:
 
 # --- run -----------------------------------------------------------------------------------
 
-@dataclass
-class Second:
-    """The figures of one row of the time series (one simulated second, or the last part of one)."""
-
-    t_s: float
-    offered_rps: float
-    served_rps: float
-    rejected_rps: float
-    lost_rps: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    mean_ms: float
-    availability: float
-    cost_per_hour: float
-    utilization: float
-    in_system: int
-    queued: int
-    nodes_up: int
-
-
 def _run(args: argparse.Namespace) -> int:
     if args.list:
         return _list()
@@ -171,64 +150,70 @@ def _run(args: argparse.Namespace) -> int:
 
     sim = Simulation(scenario, seed=args.seed, trace=trace)
     wall = time.perf_counter()
-    rows, last = _simulate(sim, seconds, args.dt)
+    busy = 0.0  # node-averaged busy fraction x seconds
+    count = 0
+    with _csv_rows(args.csv) as write_row:
+        for row, span, snapshot in _seconds(sim, seconds, args.dt):
+            write_row(row)
+            busy += row["utilization"] * span
+            count += 1
+            last = snapshot
     wall = time.perf_counter() - wall
+    print(_summary(scenario, sim.seed, seconds, last, busy / seconds, wall, trace))
     if args.csv is not None:
-        _write_csv(args.csv, rows)
-    print(_summary(scenario, sim.seed, seconds, last, rows, wall, trace))
-    if args.csv is not None:
-        print(f"\nwrote {len(rows)} rows to {args.csv}")
+        print(f"\nwrote {count} rows to {args.csv}")
     return 0
 
 
-def _simulate(sim, seconds: float, dt: float):
-    """Step ``sim`` for ``seconds`` in steps of at most ``dt``; one Second per simulated second."""
+def _seconds(sim, seconds: float, dt: float) -> Iterator[tuple[dict[str, float], float, object]]:
+    """Step ``sim`` for ``seconds`` in steps of at most ``dt`` seconds.
+
+    Yields, per simulated second (the last may be shorter), the CSV row (see CSV_COLUMNS),
+    its length in seconds and the engine's last Snapshot.
+    """
     from sim_core.engine import UP
 
-    rows: list[Second] = []
     snap = None
     start = 0.0
     while start < seconds - 1e-6:
         end = min(start + 1.0, seconds)
         before = (0, 0, 0, 0) if snap is None else _totals(snap)
         latencies: list[np.ndarray] = []
-        busy = np.zeros(sim.n_nodes)
+        busy = np.zeros(sim.n_nodes)  # core-seconds busy / cores, per node
         while sim.t < end - 1e-9:
             snap = sim.step(min(dt, end - sim.t))
             latencies.append(snap.latencies)
             busy += snap.utilization * snap.dt
         span = snap.t - start
         offered, served, rejected, lost = (b - a for a, b in zip(before, _totals(snap), strict=True))
-        done = np.concatenate(latencies) * 1000.0
-        p50, p95, p99 = np.percentile(done, (50, 95, 99)) if done.size else (math.nan,) * 3
+        done_ms = np.concatenate(latencies) * 1000.0
+        p50, p95, p99 = np.percentile(done_ms, (50, 95, 99)) if done_ms.size else (math.nan,) * 3
         ended = served + rejected + lost
-        rows.append(Second(
-            t_s=snap.t, offered_rps=offered / span, served_rps=served / span,
-            rejected_rps=rejected / span, lost_rps=lost / span,
-            p50_ms=float(p50), p95_ms=float(p95), p99_ms=float(p99),
-            mean_ms=float(done.mean()) if done.size else math.nan,
-            availability=served / ended if ended else math.nan,
-            cost_per_hour=snap.cost_per_hour,
-            utilization=float(busy.mean() / span) if busy.size else math.nan,
-            in_system=snap.in_system, queued=int(snap.queue.sum()),
-            nodes_up=int(np.count_nonzero(snap.state == UP)),
-        ))
+        row = {
+            "t_s": snap.t, "offered_rps": offered / span, "served_rps": served / span,
+            "rejected_rps": rejected / span, "lost_rps": lost / span,
+            "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
+            "mean_ms": float(done_ms.mean()) if done_ms.size else math.nan,
+            "availability": served / ended if ended else math.nan,
+            "cost_per_hour": snap.cost_per_hour,
+            "utilization": float(busy.mean() / span),
+            "in_system": snap.in_system, "queued": int(snap.queue.sum()),
+            "nodes_up": int(np.count_nonzero(snap.state == UP)),
+        }
+        yield row, span, snap
         start = end
-    return rows, snap
 
 
 def _totals(snap) -> tuple[int, int, int, int]:
     return snap.offered_total, snap.served_total, snap.rejected_total, snap.lost_total
 
 
-def _summary(scenario: Scenario, seed: int, seconds: float, snap, rows: list[Second], wall_s: float,
+def _summary(scenario: Scenario, seed: int, seconds: float, snap, utilization: float, wall_s: float,
              trace) -> str:
     """The run's figures as a table; latencies are the engine's cumulative ones (since t = 0)."""
     offered = snap.offered_total
     source = f"trace of {trace.arrival_s.size} requests" if trace is not None else f"seed {seed}"
     nodes = len(scenario.nodes)
-    spans = np.diff([r.t_s for r in rows], prepend=0.0)  # 1 s, but the last row may be shorter
-    utilization = float(np.dot([r.utilization for r in rows], spans)) / seconds
 
     def share(count: int) -> str:
         return f"{100.0 * count / offered:.2f}% of offered" if offered else ""
@@ -285,20 +270,25 @@ def _cell(value: float | int) -> str:
     return "" if math.isnan(value) else f"{value:.10g}"
 
 
-def _write_csv(path: Path, rows: list[Second]) -> None:
-    """Write the rows atomically: a temporary file beside ``path``, then renamed over it."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(getattr(row, column)) for column in CSV_COLUMNS])
+@contextmanager
+def _csv_rows(path: Path | None) -> Iterator[Callable[[dict[str, float]], None]]:
+    """A function that writes one row; with a path, written atomically.
+
+    Rows go to a temporary file beside ``path``, renamed over it once the run completes; an
+    error or Ctrl-C removes it and leaves any old file as it was. Without a path, rows are dropped.
+    """
+    if path is None:
+        yield lambda row: None
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(buffer.getvalue())
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(CSV_COLUMNS)
+            yield lambda row: writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -166,6 +166,26 @@ def test_csv_replaces_an_old_file_atomically(capsys, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv"]
 
 
+def test_an_interrupted_run_keeps_the_old_csv_and_leaves_no_temporary_file(capsys, tmp_path, monkeypatch):
+    from sim_core.engine import Simulation
+
+    out_csv = tmp_path / "series.csv"
+    out_csv.write_text("old contents\n", encoding="utf-8")
+    step = Simulation.step
+    calls = []
+
+    def step_then_ctrl_c(self, dt):
+        calls.append(dt)
+        if len(calls) > 25:  # in the third simulated second, rows already written
+            raise KeyboardInterrupt
+        return step(self, dt)
+
+    monkeypatch.setattr(Simulation, "step", step_then_ctrl_c)
+    code, _, err = run_cli(capsys, "run", "vertical-1cpu", "--seconds", "10", "--csv", str(out_csv))
+    assert (code, err) == (130, "interrupted\n")
+    assert out_csv.read_text(encoding="utf-8") == "old contents\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv"]
+
 def test_trace_replay_gives_exact_latencies(capsys, tmp_path):
     trace = tmp_path / "log.csv"
     trace.write_text("arrival_s,cpu_s\n0.1,0.05\n0.2,0.1\n0.25,0.3\n", encoding="utf-8")
