@@ -58,7 +58,9 @@ def main(argv: list[str]) -> int:
 
 # --- arguments -----------------------------------------------------------------------------
 
-def _number_in(low: float, high: float):
+def _number_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number in low..high (NaN and infinity are not)."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -110,10 +112,14 @@ def _parser() -> argparse.ArgumentParser:
 
 # --- validate and list ---------------------------------------------------------------------
 
+def _nodes(scenario: Scenario) -> str:
+    count = len(scenario.nodes)
+    return f"{count} node{'s' if count != 1 else ''}"
+
+
 def _validate(args: argparse.Namespace) -> int:
     scenario = resolve(args.scenario)
-    count = len(scenario.nodes)
-    print(f"ok: {scenario.name} ({count} node{'s' if count != 1 else ''})")
+    print(f"ok: {scenario.name} ({_nodes(scenario)})")
     return 0
 
 
@@ -123,8 +129,7 @@ def _list() -> int:
     for name in sorted(builtin_names(), key=lambda n: (slide_first.get(n.split("-")[0], 2), n)):
         scenario = load(builtin_path(name))
         default = ", the app's default" if name == DEFAULT_SCENARIO else ""
-        count = len(scenario.nodes)
-        print(f"\n  {name}  ({count} node{'s' if count != 1 else ''}, {scenario.duration_s:g} s{default})")
+        print(f"\n  {name}  ({_nodes(scenario)}, {scenario.duration_s:g} s{default})")
         print(textwrap.fill(scenario.description, width=96, initial_indent="    ", subsequent_indent="    "))
     return 0
 
@@ -213,7 +218,6 @@ def _summary(scenario: Scenario, seed: int, seconds: float, snap, utilization: f
     """The run's figures as a table; latencies are the engine's cumulative ones (since t = 0)."""
     offered = snap.offered_total
     source = f"trace of {trace.arrival_s.size} requests" if trace is not None else f"seed {seed}"
-    nodes = len(scenario.nodes)
 
     def share(count: int) -> str:
         return f"{100.0 * count / offered:.2f}% of offered" if offered else ""
@@ -233,7 +237,7 @@ def _summary(scenario: Scenario, seed: int, seconds: float, snap, utilization: f
         ("cost", f"{snap.cost_per_hour:.4f}", f"$/h   ${snap.cost_total:.6f} for this run"),
     ]
     lines = [
-        f"{scenario.name}: {nodes} node{'s' if nodes != 1 else ''}, {scenario.balancer.policy} balancer, "
+        f"{scenario.name}: {_nodes(scenario)}, {scenario.balancer.policy} balancer, "
         f"{seconds:g} s simulated, {source}",
         "",
         *(f"  {label:<20}{value:>10}  {unit}".rstrip() for label, value, unit in table),
