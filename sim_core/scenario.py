@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -391,7 +392,13 @@ def save(scenario: Scenario, path: str | os.PathLike[str]) -> None:
 
 # --- built-in scenarios ------------------------------------------------------------------
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "resources" / "scenarios"
+def resources_dir() -> Path:
+    """The ``resources`` folder: beside the sources, or inside a PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    return (Path(bundle) if bundle else Path(__file__).resolve().parent.parent) / "resources"
+
+
+BUILTIN_DIR = resources_dir() / "scenarios"
 DEFAULT_SCENARIO = "horizontal-7x1"
 
 
