@@ -121,7 +121,7 @@ def compare(quick: bool) -> list[bool]:
     warmup_s = WARMUP_QUICK_S if quick else WARMUP_S
     print(f"SimPy: at least {n_simpy:,} requests per run; engine: about {n_engine:,}; the first {warmup_s:g} s "
           "of completions dropped. Latencies in ms, SimPy | engine.\n")
-    header = (f"{'case':<21} {'policy':<17} {'SimPy req/s':>11} {'engine req/s':>12} {'ratio':>6} {'goal':>5}  "
+    header = (f"{'case':<21} {'policy':<17} {'SimPy req/s':>11} {'engine req/s':>12} {"ratio":>6} {"goal":>5}  "
               f"{'mean':>13} {'p50':>13} {'p95':>13} {'p99':>13}")
     print(header)
     print("-" * len(header))
@@ -136,7 +136,7 @@ def compare(quick: bool) -> list[bool]:
             pairs = "".join(f" {a:6.1f} |{b:6.1f}" for a, b in zip(figures(simpy_run.latency),
                                                                    figures(engine_run.latency), strict=True))
             print(f"{case.name:<21} {policy:<17} {simpy_run.per_s:11,.0f} {engine_run.per_s:12,.0f} "
-                  f"{ratio:6.0f} {goal:4d}x{'' if ratio >= goal else '!'}{pairs}")
+                  f"{ratio:6.1f} {goal:4d}x{'' if ratio >= goal else '!'}{pairs}")
         print()
     return met
 

@@ -44,14 +44,16 @@ def make_scenario(
     )
 
 
-def steady_latencies(scenario: Scenario, seeds: Sequence[int], seconds: int, warmup_s: int) -> np.ndarray:
-    """Sojourn times (s) of the requests completed after ``warmup_s``, pooled over runs with ``seeds``."""
+def steady_latencies(scenario: Scenario, seeds: Sequence[int], steps: int, warmup_steps: int,
+                     dt: float = 1.0) -> np.ndarray:
+    """Sojourn times (s) of the requests completed after ``warmup_steps`` steps of ``dt`` seconds,
+    pooled over runs with ``seeds``."""
     parts = []
     for seed in seeds:
         sim = Simulation(scenario, seed=seed)
-        for k in range(seconds):
-            snap = sim.step(1.0)
-            if k >= warmup_s:
+        for k in range(steps):
+            snap = sim.step(dt)
+            if k >= warmup_steps:
                 parts.append(snap.latencies)
     return np.concatenate(parts)
 
@@ -73,7 +75,7 @@ def assert_matches_theory(latency: np.ndarray, mean: float, p95: float, p99: flo
 )
 def test_single_node_matches_erlang_c(cores, rho, seeds, seconds):
     lam = rho * cores * MU
-    latency = steady_latencies(make_scenario([cores], lam), seeds, seconds, warmup_s=20)
+    latency = steady_latencies(make_scenario([cores], lam), seeds, seconds, warmup_steps=20)
     assert latency.size > 0.9 * lam * len(seeds) * (seconds - 20)
     assert_matches_theory(
         latency,
@@ -107,7 +109,7 @@ def test_random_routing_over_seven_nodes_is_seven_independent_mm1_queues():
 def test_least_connections_beats_round_robin_beats_random_at_the_same_load():
     results = {}
     for policy in ("random", "round_robin", "least_connections"):
-        latency = steady_latencies(make_scenario([1] * 7, 7 * 0.8 * MU, policy), [9], 300, warmup_s=20)
+        latency = steady_latencies(make_scenario([1] * 7, 7 * 0.8 * MU, policy), [9], 300, warmup_steps=20)
         results[policy] = (latency.mean(), np.quantile(latency, 0.99))
     mean_random, p99_random = results["random"]
     mean_rr, p99_rr = results["round_robin"]
@@ -117,6 +119,16 @@ def test_least_connections_beats_round_robin_beats_random_at_the_same_load():
     assert mean_lc < mean_rr < mean_random, results
     assert p99_lc < p99_rr < p99_random, results
     assert mean_lc < 0.5 * mean_random, results
+
+
+def test_power_of_two_and_least_connections_over_1000_nodes_match_their_large_cluster_limits():
+    rho, n_nodes, dt = 0.75, 1000, 0.1
+    power = steady_latencies(make_scenario([1] * n_nodes, rho * MU * n_nodes, "power_of_two"), [1], 30, 2, dt)
+    assert power.mean() == pytest.approx(theory.power_of_d_mean_sojourn(rho, MU, d=2), rel=0.02)
+    # joining the shortest of 1000 queues at 75% load: almost nobody waits
+    scenario = make_scenario([1] * n_nodes, rho * MU * n_nodes, "least_connections")
+    shortest = steady_latencies(scenario, [1], 12, 2, dt)
+    assert shortest.mean() == pytest.approx(1 / MU, rel=0.02)
 
 
 @pytest.mark.parametrize(("cores", "memory_mb", "k", "lam"), [(2, 20.0, 6, 2.5 * MU), (1, 30.0, 4, 0.9 * MU)])

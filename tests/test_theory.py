@@ -78,6 +78,17 @@ def test_mm1k_blocking_closed_form():
     assert theory.mmck_blocking(1, k, 9, 10) == pytest.approx(expected, rel=1e-12)
 
 
+def test_power_of_one_choice_is_random_routing():
+    assert theory.power_of_d_mean_sojourn(0.8, 10, d=1) == pytest.approx(theory.mm1_mean_sojourn(8, 10), rel=1e-12)
+
+
+def test_power_of_two_mean_field_known_value():
+    # rho = 0.9: sum of 0.9^(2^k - 1) = 0.9 + 0.729 + 0.478 + 0.206 + 0.0381 + 0.0013 + ...
+    expected = sum(0.9 ** (2**k - 1) for k in range(1, 12))
+    assert theory.power_of_d_mean_sojourn(0.9, 1.0) == pytest.approx(expected / 0.9, rel=1e-12)
+    assert theory.power_of_d_mean_sojourn(0.9, 1.0) < theory.mm1_mean_sojourn(0.9, 1.0) / 3
+
+
 def test_unstable_queues_are_refused():
     with pytest.raises(ValueError):
         theory.mm1_mean_sojourn(10, 10)

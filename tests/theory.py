@@ -106,3 +106,23 @@ def mmck_mean_sojourn(c: int, k: int, lam: float, mu: float) -> float:
 def _check_stable(lam: float, mu: float, c: int) -> None:
     if not (lam >= 0 and mu > 0 and lam < c * mu):
         raise ValueError(f"unstable or invalid queue: lam={lam}, mu={mu}, c={c} (need 0 <= lam < c*mu)")
+
+
+def power_of_d_mean_sojourn(rho: float, mu: float, d: int = 2) -> float:
+    """Mean sojourn (s) under power-of-d routing over many one-core nodes (mean-field limit, N -> inf).
+
+    Each arrival samples ``d`` nodes and joins the one with fewer requests. As N grows, the share
+    of nodes holding at least k requests tends to rho^((d^k - 1)/(d - 1)) (Mitzenmacher; Vvedenskaya,
+    Dobrushin and Karpelevich), so the mean count per node is the sum over k >= 1 and Little's law
+    divides it by the per-node arrival rate rho*mu. d = 1 is random routing: M/M/1.
+    """
+    _check_stable(rho * mu, mu, 1)
+    count = 0.0
+    k = 1
+    while True:
+        exponent = k if d == 1 else (d**k - 1) // (d - 1)
+        share = rho**exponent
+        count += share
+        if share < 1e-16 * count:
+            return count / (rho * mu)
+        k += 1
