@@ -121,7 +121,7 @@ def compare(quick: bool) -> list[bool]:
     warmup_s = WARMUP_QUICK_S if quick else WARMUP_S
     print(f"SimPy: at least {n_simpy:,} requests per run; engine: about {n_engine:,}; the first {warmup_s:g} s "
           "of completions dropped. Latencies in ms, SimPy | engine.\n")
-    header = (f"{'case':<21} {'policy':<17} {'SimPy req/s':>11} {'engine req/s':>12} {"ratio":>6} {"goal":>5}  "
+    header = (f"{'case':<21} {'policy':<17} {'SimPy req/s':>11} {'engine req/s':>12} {'ratio':>6} {'goal':>5}  "
               f"{'mean':>13} {'p50':>13} {'p95':>13} {'p99':>13}")
     print(header)
     print("-" * len(header))
