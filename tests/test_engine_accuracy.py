@@ -331,8 +331,6 @@ def test_cumulative_percentiles_are_those_of_every_completed_request():
                       last.latency_total_p99, last.latency_total_mean)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: after 800 steps of 0.05 s, t = 39.999999999999865 and the step "
-                   "ending at 30.00000000000029 stays in the window (10.05 s): window edges compare drifting floats")
 def test_window_percentiles_are_those_of_the_last_ten_seconds():
     dt = 0.05
     steps = run_in_small_steps(dt)
