@@ -181,6 +181,7 @@ class RequestLog:
     start: np.ndarray  # NaN unless accepted
     departure: np.ndarray  # NaN unless accepted
     outcome: np.ndarray  # SERVED, REJECTED, LOST, IN_SYSTEM
+    candidates: np.ndarray  # (n_requests, 2): the two nodes power_of_two weighed, else -1
 
     @property
     def latency(self) -> np.ndarray:
@@ -192,21 +193,28 @@ class _Recorder:
         self.parts: list[tuple[np.ndarray, ...]] = []
         self.lost_rids: list[np.ndarray] = []
 
+    def add(self, rid: np.ndarray, arr: np.ndarray, node: np.ndarray, start: np.ndarray, dep: np.ndarray,
+            status: np.ndarray, first: np.ndarray, second: np.ndarray) -> None:
+        """Keep one interval's requests; ``first``/``second`` are power_of_two's candidates or empty."""
+        if second.size == 0:
+            first = second = np.full(rid.size, -1, _I)
+        self.parts.append((rid, arr.copy(), node, start, dep, status, first, second))
+
     def build(self, state: EngineState) -> RequestLog:
         if not self.parts:
             empty = np.empty(0)
-            return RequestLog(empty, np.empty(0, _I), empty, empty, np.empty(0, np.int8))
-        rid, arr, node, start, dep, status = (np.concatenate(c) for c in zip(*self.parts, strict=True))
-        order = np.argsort(rid, kind="stable")
-        rid, arr, node = rid[order], arr[order], node[order]
-        start, dep, status = start[order], dep[order], status[order]
+            return RequestLog(empty, np.empty(0, _I), empty, empty, np.empty(0, np.int8), np.empty((0, 2), _I))
+        columns = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
+        order = np.argsort(columns[0], kind="stable")
+        rid, arr, node, start, dep, status, first, second = (c[order] for c in columns)
         outcome = np.where(status == kernel.ACCEPTED, SERVED, np.where(status == kernel.LOST_DOWN, LOST, REJECTED))
         outcome = outcome.astype(np.int8)
         outcome[np.isin(rid, state.p_rid)] = IN_SYSTEM
         if self.lost_rids:
             outcome[np.isin(rid, np.concatenate(self.lost_rids))] = LOST
         accepted = status == kernel.ACCEPTED
-        return RequestLog(arr, node, np.where(accepted, start, np.nan), np.where(accepted, dep, np.nan), outcome)
+        return RequestLog(arr, node, np.where(accepted, start, np.nan), np.where(accepted, dep, np.nan), outcome,
+                          np.column_stack((first, second)))
 
 
 @dataclass
@@ -411,8 +419,8 @@ def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: f
             acc.rejected += n_arr
             if recorder is not None:
                 nan = np.full(n_arr, np.nan)
-                recorder.parts.append((rid, arr, np.full(n_arr, -1, _I), nan, nan,
-                                       np.full(n_arr, kernel.REJECTED_FULL, np.int8)))
+                recorder.add(rid, arr, np.full(n_arr, -1, _I), nan, nan,
+                             np.full(n_arr, kernel.REJECTED_FULL, np.int8), _EMPTY_I, _EMPTY_I)
         else:
             if pinned is not None:
                 choice1, choice2, code = pinned, _EMPTY_I, kernel.PRE_ROUTED
@@ -467,7 +475,7 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     acc.rejected += rejected
     acc.node_offered += np.bincount(out_node, minlength=n)
     if recorder is not None:
-        recorder.parts.append((rid, arr.copy(), out_node, out_start, out_dep, out_status))
+        recorder.add(rid, arr, out_node, out_start, out_dep, out_status, choice1, choice2)
     if accepted.any():
         state.p_rid = np.concatenate((state.p_rid, rid[accepted]))
         state.p_arr = np.concatenate((state.p_arr, arr[accepted]))

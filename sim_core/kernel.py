@@ -14,6 +14,8 @@ Two heaps are kept in flat arrays:
 - per node, a min-heap of its cores' free times, row ``core_free[j, :cores[j]]``;
 - over the whole cluster, a min-heap of (departure time, node) of the requests in the system,
   popped up to each arrival so ``in_sys[j]`` is the exact count in node j at that instant.
+For least-connections a min segment tree over the routable nodes' counts finds the least
+loaded node at or after the round-robin pointer in O(log n), instead of scanning all nodes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,37 @@ POWER_OF_TWO = 2  # the less loaded of choice1 and choice2
 
 
 @njit(cache=True, nogil=True)
+def _tree_set(tree, size, pos, value):
+    """Set leaf ``pos`` of the min segment tree and update its ancestors."""
+    k = size + pos
+    tree[k] = value
+    k >>= 1
+    while k >= 1:
+        left = tree[2 * k]
+        right = tree[2 * k + 1]
+        tree[k] = left if left < right else right
+        k >>= 1
+
+
+@njit(cache=True, nogil=True)
+def _tree_first(tree, size, lo, target):
+    """The first leaf at or after ``lo`` whose value is <= ``target``, or -1."""
+    k = size + lo
+    while True:
+        if tree[k] <= target:
+            while k < size:
+                k = 2 * k
+                if tree[k] > target:
+                    k += 1
+            return k - size
+        while k & 1:  # a right child (or the root): climb to find the next range to the right
+            k >>= 1
+            if k == 0:
+                return -1
+        k += 1
+
+
+@njit(cache=True, nogil=True)
 def serve(
     arr, work, choice1, choice2, policy, routable,
     up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
@@ -60,11 +93,26 @@ def serve(
     hl = heap_len[0]
     m = routable.shape[0]
     ptr = lc_ptr[0]
+    lc = policy == LEAST_CONNECTIONS
+    size = 1
+    while size < m:
+        size *= 2
+    tree = np.full(2 * size if lc else 0, 1 << 62, dtype=np.int64)
+    leaf_of = np.full(in_sys.shape[0] if lc else 0, -1, dtype=np.int64)
+    if lc:
+        for k in range(m):
+            leaf_of[routable[k]] = k
+            tree[size + k] = in_sys[routable[k]]
+        for k in range(size - 1, 0, -1):
+            tree[k] = min(tree[2 * k], tree[2 * k + 1])
     for i in range(arr.shape[0]):
         a = arr[i]
         # departures up to this arrival leave the system
         while track and hl > 0 and heap_t[0] <= a:
-            in_sys[heap_n[0]] -= 1
+            gone = heap_n[0]
+            in_sys[gone] -= 1
+            if lc and leaf_of[gone] >= 0:
+                _tree_set(tree, size, leaf_of[gone], in_sys[gone])
             hl -= 1
             t_last = heap_t[hl]
             n_last = heap_n[hl]
@@ -83,21 +131,12 @@ def serve(
             heap_t[k] = t_last
             heap_n[k] = n_last
 
-        if policy == LEAST_CONNECTIONS:
-            best = -1
-            best_v = 1 << 62
-            best_k = 0
-            for step in range(m):
-                k = ptr + step
-                if k >= m:
-                    k -= m
-                v = in_sys[routable[k]]
-                if v < best_v:
-                    best_v = v
-                    best = routable[k]
-                    best_k = k
-            j = best
-            ptr = best_k + 1
+        if lc:  # the least loaded node, ties to the first at or after the pointer
+            k = _tree_first(tree, size, ptr, tree[1])
+            if k < 0:
+                k = _tree_first(tree, size, 0, tree[1])
+            j = routable[k]
+            ptr = k + 1
             if ptr >= m:
                 ptr = 0
         elif policy == POWER_OF_TWO:
@@ -143,6 +182,8 @@ def serve(
 
         # the request joins the cluster-wide departure heap
         in_sys[j] += 1
+        if lc:
+            _tree_set(tree, size, leaf_of[j], in_sys[j])
         if not track:
             continue
         k = hl

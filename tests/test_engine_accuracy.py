@@ -337,3 +337,29 @@ def test_window_percentiles_are_those_of_the_last_ten_seconds():
     last = steps[-1]
     window = np.concatenate([s.latencies for s in steps if s.t > last.t - 10.0 + dt / 2])
     assert_summary_of(window, last.latency_p50, last.latency_p95, last.latency_p99, last.latency_mean)
+
+
+def test_least_connections_over_many_nodes_is_exact():
+    # 37 nodes: a segment tree over a count that is not a power of two, several levels deep
+    cores = [1, 2] * 18 + [3]
+    n = 30_000
+    lam = 0.9 * sum(cores) * 10.0
+    arrival, cpu = poisson_trace(23, lam, 0.1, n)
+    log = replay(make_scenario(cores, lam, "least_connections", cpu_time_ms=100.0), Trace(arrival, cpu), 0.5)
+    ref = reference_des.simulate(arrival, cpu, cores, policy="least_connections", ties="rotate")
+    np.testing.assert_array_equal(log.node, ref.node)
+    assert np.max(np.abs(log.latency - ref.latency)) <= 1e-9
+
+
+def test_power_of_two_trace_is_exact_given_its_candidates():
+    cores = [1, 2, 1, 4, 1]
+    n = 15_000
+    lam = 0.9 * sum(cores) * 10.0
+    arrival, cpu = poisson_trace(29, lam, 0.1, n)
+    log = replay(make_scenario(cores, lam, "power_of_two", cpu_time_ms=100.0), Trace(arrival, cpu), 0.5)
+    first, second = log.candidates[:, 0], log.candidates[:, 1]
+    assert np.all(first != second) and np.all((log.node == first) | (log.node == second))
+    ref = reference_des.simulate(arrival, cpu, cores, policy="power_of_two", choices=first, second_choices=second)
+    np.testing.assert_array_equal(log.node, ref.node)
+    assert np.max(np.abs(log.latency - ref.latency)) <= 1e-9
+    assert np.mean(log.node == second) > 0.2  # the second candidate did win often
