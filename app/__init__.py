@@ -1,1 +1,5 @@
-"""ScaleLab's desktop window (PySide6 + pyqtgraph). Everything Qt lives here, never in sim_core."""
+"""ScaleLab's desktop window (PySide6 + pyqtgraph) on top of ``sim_core``."""
+
+from app import qt_compat
+
+qt_compat.apply()  # before any signal is emitted; imports no Qt

@@ -1,0 +1,614 @@
+"""The cluster canvas: traffic source -> load balancer -> node boxes, with requests flowing.
+
+Three things per node, as in NodeGraphQt: the data (a ``Node`` in the controller's scenario),
+its ``NodeItem`` here, and the controller that edits it. Items carry node ids; a click asks
+the controller to fail/recover the node, a drag is committed once, on mouse release.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsScene,
+    QGraphicsSceneMouseEvent,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from app.controller import SimController
+from app.layout import box_size
+from sim_core.engine import DOWN, RESTARTING, UP
+from sim_core.scenario import Node
+
+BACKGROUND = QColor("#f4f6f8")
+INK = QColor("#1d2733")
+MUTED = QColor("#5b6775")
+DEAD_FILL = QColor("#3a3f45")
+DEAD_INK = QColor("#f0f0f0")
+DEAD_EDGE = QColor("#d32f2f")
+RESTART_EDGE = QColor("#f2a900")
+SELECTED = QColor("#1565c0")
+LINK = QColor("#9aa5b1")
+DOT = QColor("#1976d2")
+DOT_LOST = QColor("#d32f2f")
+HUB_FILL = QColor("#e3ecf7")
+NODE_REFRESH_S = 0.1  # node boxes redraw at most this often (wall seconds)
+DOT_TRAVEL_S = 0.8  # wall seconds a dot takes along a link
+MAX_DOTS_PER_S = 5.0  # on the busiest balancer -> node link
+
+
+def heat_colour(utilization: float) -> QColor:
+    """Calm green (0) through yellow to hot red (1)."""
+    u = min(max(utilization, 0.0), 1.0)
+    return QColor.fromHsvF((1.0 - u) * 0.36, 0.75, 0.88)
+
+
+def nice_ceil(value: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50 ... that is >= value."""
+    if value <= 1:
+        return 1
+    exp = 10 ** math.floor(math.log10(value))
+    for m in (1, 2, 5, 10):
+        if m * exp >= value:
+            return int(m * exp)
+    return int(10 * exp)
+
+
+class NodeItem(QGraphicsObject):
+    """The box of one node: name, specs, live utilization bar, queue and state. ``pos()`` is its centre."""
+
+    def __init__(self, node_id: int, node: Node, compact: bool):
+        super().__init__()
+        self.node_id = node_id
+        self.compact = compact
+        self.w, self.h = box_size(30 if compact else 1)
+        self.utilization = 0.0
+        self.queue = 0
+        self.state = UP
+        self.node = node
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAcceptHoverEvents(True)
+        self.set_node(node)
+
+    def set_node(self, node: Node) -> None:
+        self.node = node
+        self.setPos(node.x, node.y)
+        self.setToolTip(f"{node.name}\n{node.spec_label()}\n{node.core_speed:g}x core speed · "
+                        f"${node.price_per_hour:g}/h\nClick to fail or recover (F or Space with the keyboard)")
+        self.update()
+
+    def set_live(self, utilization: float, queue: int, state: int) -> None:
+        """Show new live figures; repaints only when what is drawn changes."""
+        shown = (round(utilization * 100), int(queue), int(state))
+        if shown != (round(self.utilization * 100), self.queue, self.state):
+            self.utilization, self.queue, self.state = utilization, int(queue), int(state)
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-self.w / 2 - 3, -self.h / 2 - 3, self.w + 6, self.h + 6)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        rect = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+        dead = self.state == DOWN
+        heat = heat_colour(self.utilization)
+        edge = DEAD_EDGE if dead else RESTART_EDGE if self.state == RESTARTING else heat.darker(130)
+        if self.isSelected():
+            edge = SELECTED
+        fill = DEAD_FILL if dead else QColor("white")
+        pen = QPen(edge, 3.0 if self.isSelected() or dead else 2.0)
+        if self.state == RESTARTING:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(rect, 7, 7)
+        ink = DEAD_INK if dead else INK
+        pad = 8.0
+        inner = rect.adjusted(pad, 4, -pad, -4)
+        if self.compact:
+            self._paint_compact(painter, inner, ink, heat, dead)
+        else:
+            self._paint_full(painter, inner, ink, heat, dead)
+
+    def _state_text(self) -> str:
+        return {DOWN: "DOWN", RESTARTING: "restarting"}.get(self.state, "up")
+
+    def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
+        font = QFont(painter.font())
+        font.setPixelSize(15)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(ink)
+        line = QRectF(r.left(), r.top(), r.width(), 20)
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
+        font.setPixelSize(12)
+        painter.setFont(font)
+        painter.setPen(DEAD_EDGE.lighter(130) if dead else RESTART_EDGE.darker(120)
+                       if self.state == RESTARTING else QColor("#2e7d32"))
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         ("✕ " if dead else "● ") + self._state_text())
+        font.setBold(False)
+        font.setPixelSize(12)
+        painter.setFont(font)
+        painter.setPen(ink if dead else MUTED)
+        line.translate(0, 21)
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.spec_label())
+        line.translate(0, 22)
+        self._paint_bar(painter, QRectF(line.left(), line.top() + 3, line.width() - 44, 13), heat, dead)
+        painter.setPen(ink)
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         f"{self.utilization * 100:.0f}%")
+        line.translate(0, 21)
+        painter.setPen(ink if dead else MUTED)
+        text = "failed · click to recover" if dead else f"queue {self.queue}"
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+
+    def _paint_compact(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
+        font = QFont(painter.font())
+        font.setPixelSize(11)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(ink)
+        line = QRectF(r.left(), r.top(), r.width(), 15)
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
+        font.setBold(False)
+        painter.setFont(font)
+        right = "DOWN" if dead else "restart" if self.state == RESTARTING else f"{self.utilization * 100:.0f}%"
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, right)
+        self._paint_bar(painter, QRectF(r.left(), r.top() + 19, r.width(), 9), heat, dead)
+
+    def _paint_bar(self, painter: QPainter, bar: QRectF, heat: QColor, dead: bool) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#555b62") if dead else QColor("#e6e9ed"))
+        painter.drawRoundedRect(bar, 3, 3)
+        if not dead and self.utilization > 0:
+            painter.setBrush(heat)
+            painter.drawRoundedRect(QRectF(bar.left(), bar.top(), bar.width() * self.utilization, bar.height()), 3, 3)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_moved_live()
+        return super().itemChange(change, value)
+
+
+class HubItem(QGraphicsObject):
+    """The traffic source or the load balancer: a title and two lines of figures."""
+
+    def __init__(self, title: str):
+        super().__init__()
+        self.title = title
+        self.lines = ("", "")
+        self.w, self.h = 190.0, 78.0
+
+    def set_lines(self, first: str, second: str) -> None:
+        if (first, second) != self.lines:
+            self.lines = (first, second)
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-self.w / 2 - 2, -self.h / 2 - 2, self.w + 4, self.h + 4)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        rect = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
+        painter.setPen(QPen(QColor("#5b7fa6"), 2))
+        painter.setBrush(HUB_FILL)
+        painter.drawRoundedRect(rect, 10, 10)
+        font = QFont(painter.font())
+        font.setPixelSize(15)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(INK)
+        r = rect.adjusted(8, 6, -8, -6)
+        painter.drawText(QRectF(r.left(), r.top(), r.width(), 22), Qt.AlignmentFlag.AlignCenter, self.title)
+        font.setPixelSize(12)
+        font.setBold(False)
+        painter.setFont(font)
+        painter.setPen(MUTED)
+        for k, text in enumerate(self.lines):
+            painter.drawText(QRectF(r.left(), r.top() + 24 + 20 * k, r.width(), 20), Qt.AlignmentFlag.AlignCenter, text)
+
+
+class LinksItem(QGraphicsItem):
+    """Arrows source -> balancer -> every node. ``starts``/``ends`` have shape (n_links, 2); link 0 is the source's."""
+
+    def __init__(self):
+        super().__init__()
+        self.starts = np.zeros((0, 2))
+        self.ends = np.zeros((0, 2))
+        self.dead = np.zeros(0, dtype=bool)  # per link: the node at its end is down
+        self._path = QPainterPath()
+        self._dead_path = QPainterPath()
+        self.setZValue(-2)
+
+    def set_links(self, starts: np.ndarray, ends: np.ndarray, dead: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self.starts, self.ends, self.dead = starts, ends, dead
+        self._path, self._dead_path = QPainterPath(), QPainterPath()
+        for (x0, y0), (x1, y1), d in zip(starts, ends, dead, strict=True):
+            path = self._dead_path if d else self._path
+            path.moveTo(x0, y0)
+            path.lineTo(x1, y1)
+            angle = math.atan2(y1 - y0, x1 - x0)
+            for side in (-1, 1):
+                a = angle + math.pi + side * 0.45
+                path.moveTo(x1, y1)
+                path.lineTo(x1 + 9 * math.cos(a), y1 + 9 * math.sin(a))
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().united(self._dead_path.boundingRect()).adjusted(-10, -10, 10, 10)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(LINK, 1.6))
+        painter.drawPath(self._path)
+        pen = QPen(DEAD_EDGE, 1.6)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.drawPath(self._dead_path)
+
+
+class FlowItem(QGraphicsItem):
+    """Dots moving along the links; each dot stands for ``per_dot`` requests the engine routed there.
+
+    A link emits dots at (requests routed on it) / ``per_dot`` per step, so the dot rate follows
+    the link's real throughput; dots towards a failed node (lost requests) are red.
+    """
+
+    def __init__(self, links: LinksItem):
+        super().__init__()
+        self.links = links
+        self.per_dot = 1
+        self._pending = np.zeros(0)
+        self.dot_link = np.zeros(0, dtype=np.int64)
+        self.dot_progress = np.zeros(0)
+        self._peak = 0.0  # smoothed requests per wall second on the busiest node link
+        self.setZValue(-1)
+
+    def reset(self, n_links: int) -> None:
+        self._pending = np.zeros(n_links)
+        self.dot_link = np.zeros(0, dtype=np.int64)
+        self.dot_progress = np.zeros(0)
+        self.update()
+
+    def emit_requests(self, counts: np.ndarray, wall_s: float) -> None:
+        """Requests routed on each link (shape (n_links,)) during ``wall_s`` wall seconds."""
+        if counts.size != self._pending.size:
+            self.reset(counts.size)
+        if wall_s > 0:
+            busiest = float(counts[1:].max()) if counts.size > 1 else 0.0
+            self._peak += 0.05 * (busiest / wall_s - self._peak)
+            self.per_dot = nice_ceil(self._peak / MAX_DOTS_PER_S)
+        self._pending += counts / self.per_dot
+        spawn = np.minimum(np.floor(self._pending), 4).astype(np.int64)
+        self._pending -= np.floor(self._pending)
+        if spawn.any():
+            link = np.repeat(np.arange(spawn.size), spawn)
+            rank = np.arange(link.size) - np.repeat(np.cumsum(spawn) - spawn, spawn)
+            spread = rank / np.repeat(spawn, spawn) * min(wall_s, 0.1) / DOT_TRAVEL_S  # not all on one spot
+            self.dot_link = np.concatenate((self.dot_link, link))
+            self.dot_progress = np.concatenate((self.dot_progress, spread))
+
+    def animate(self, wall_s: float) -> None:
+        """Move every dot ``wall_s`` seconds along; drop the ones that arrived."""
+        if self.dot_link.size == 0:
+            return
+        self.dot_progress = self.dot_progress + wall_s / DOT_TRAVEL_S
+        keep = self.dot_progress < 1.0
+        self.dot_link, self.dot_progress = self.dot_link[keep], self.dot_progress[keep]
+        self.update()
+
+    def positions(self) -> np.ndarray:
+        """Scene positions of the dots, shape (n_dots, 2)."""
+        starts, ends = self.links.starts, self.links.ends
+        if self.dot_link.size == 0 or starts.shape[0] != self._pending.size:
+            return np.zeros((0, 2))
+        p = self.dot_progress[:, None]
+        return starts[self.dot_link] * (1 - p) + ends[self.dot_link] * p
+
+    def boundingRect(self) -> QRectF:
+        return self.links.boundingRect()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        xy = self.positions()
+        if xy.size == 0:
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        dead = self.links.dead[self.dot_link] if self.links.dead.size == self._pending.size else None
+        for colour, mask in ((DOT, ~dead if dead is not None else None), (DOT_LOST, dead)):
+            if mask is not None and not mask.any():
+                continue
+            painter.setBrush(colour)
+            for x, y in (xy if mask is None else xy[mask]):
+                painter.drawEllipse(QPointF(x, y), 4.5, 4.5)
+
+
+class ClusterScene(QGraphicsScene):
+    """The canvas's scene, built from and kept in step with a SimController.
+
+    Emits ``node_clicked(id)`` for a click without a drag; ``click_fails`` makes such a click
+    fail or recover the node. A drag becomes one ``controller.move_nodes`` call on release.
+    """
+
+    node_clicked = Signal(int)
+
+    def __init__(self, controller: SimController, parent=None):
+        super().__init__(parent)
+        self.ctrl = controller
+        self.click_fails = True
+        self.items_by_id: dict[int, NodeItem] = {}
+        self.source = HubItem("Traffic")
+        self.balancer = HubItem("Load balancer")
+        self.links = LinksItem()
+        self.flow = FlowItem(self.links)
+        for item in (self.links, self.flow, self.source, self.balancer):
+            self.addItem(item)
+        self.setBackgroundBrush(BACKGROUND)
+        self._press: dict[int, QPointF] = {}
+        self._press_item: NodeItem | None = None
+        self._since_refresh = NODE_REFRESH_S
+        self._links_dirty = False
+        self._speed = 1.0
+        c = controller
+        c.scenario_replaced.connect(self.rebuild)
+        c.node_added.connect(self._on_node_added)
+        c.node_removed.connect(self._on_node_removed)
+        c.node_changed.connect(self._on_node_changed)
+        c.node_state_changed.connect(self._on_state_changed)
+        c.balancer_changed.connect(self._update_hubs)
+        c.workload_changed.connect(self._update_hubs)
+        c.stepped.connect(self._on_stepped)
+        c.sim_reset.connect(self.refresh_live)
+        self.rebuild()
+
+    # building ---------------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        """Recreate every node box from the controller's scenario."""
+        for item in self.items_by_id.values():
+            self.removeItem(item)
+        self.items_by_id.clear()
+        compact = len(self.ctrl.node_ids) >= 25
+        for node_id, node in zip(self.ctrl.node_ids, self.ctrl.scenario.nodes, strict=True):
+            self._add_item(node_id, node, compact)
+        self._place_hubs()
+        self._update_links()
+        self.flow.reset(len(self.items_by_id) + 1)
+        self._update_hubs()
+        self.refresh_live()
+
+    def _add_item(self, node_id: int, node: Node, compact: bool) -> NodeItem:
+        item = NodeItem(node_id, node, compact)
+        self.items_by_id[node_id] = item
+        self.addItem(item)
+        return item
+
+    def _place_hubs(self) -> None:
+        nodes = self.ctrl.scenario.nodes
+        xs = [n.x for n in nodes]
+        ys = [n.y for n in nodes]
+        w = self.node_items()[0].w if nodes else 200
+        mid = (min(ys) + max(ys)) / 2
+        self.balancer.setPos(min(xs) - w / 2 - 200, mid)
+        self.source.setPos(self.balancer.x() - 290, mid)
+
+    def node_items(self) -> list[NodeItem]:
+        """Node boxes in engine order."""
+        return [self.items_by_id[i] for i in self.ctrl.node_ids]
+
+    def _update_hubs(self) -> None:
+        scenario = self.ctrl.scenario
+        w = scenario.workload
+        last = self.ctrl.last
+        offered = f"{self.ctrl.history.rates()['offered'][-1]:.0f} req/s offered" if last else f"{w.rate:g} req/s set"
+        self.source.set_lines(offered, f"each dot = {self.flow.per_dot} request{'s' * (self.flow.per_dot > 1)}")
+        b = scenario.balancer
+        self.balancer.set_lines(b.policy.replace("_", " "), f"health check every {b.health_check_s:g} s")
+
+    def _update_links(self) -> None:
+        items = self.node_items()
+        n = len(items)
+        bal = self.balancer.pos()
+        starts = np.empty((n + 1, 2))
+        ends = np.empty((n + 1, 2))
+        starts[0] = (self.source.x() + self.source.w / 2, self.source.y())
+        ends[0] = (bal.x() - self.balancer.w / 2 - 2, bal.y())
+        starts[1:] = (bal.x() + self.balancer.w / 2, bal.y())
+        for k, item in enumerate(items):
+            ends[k + 1] = (item.x() - item.w / 2 - 3, item.y())
+        dead = np.zeros(n + 1, dtype=bool)
+        dead[1:] = [item.state == DOWN for item in items]
+        self.links.set_links(starts, ends, dead)
+        self._links_dirty = False
+
+    def node_moved_live(self) -> None:
+        """A box moved (during a drag): the arrows follow at the next frame."""
+        if not self._links_dirty:
+            self._links_dirty = True
+            QTimer.singleShot(0, self._update_links)
+
+    # controller signals --------------------------------------------------------------------
+    def _on_node_added(self, node_id: int) -> None:
+        compact = len(self.ctrl.node_ids) >= 25
+        if any(item.compact != compact for item in self.items_by_id.values()):
+            self.rebuild()
+            return
+        self._add_item(node_id, self.ctrl.node(node_id), compact)
+        self._update_links()
+        self.flow.reset(len(self.items_by_id) + 1)
+
+    def _on_node_removed(self, node_id: int) -> None:
+        item = self.items_by_id.pop(node_id)
+        self.removeItem(item)
+        compact = len(self.ctrl.node_ids) >= 25
+        if any(it.compact != compact for it in self.items_by_id.values()):
+            self.rebuild()
+            return
+        self._update_links()
+        self.flow.reset(len(self.items_by_id) + 1)
+
+    def _on_node_changed(self, node_id: int) -> None:
+        self.items_by_id[node_id].set_node(self.ctrl.node(node_id))
+        self._on_state_changed(node_id)
+        self._update_links()
+
+    def _on_state_changed(self, node_id: int) -> None:
+        item = self.items_by_id[node_id]
+        item.set_live(item.utilization, item.queue, self.ctrl.node_state(node_id))
+        self._update_links()
+
+    def _on_stepped(self, snaps: list) -> None:
+        counts = np.zeros(len(self.items_by_id) + 1)
+        for snap in snaps:
+            if snap.node_offered.size + 1 != counts.size:
+                return  # the cluster changed while this tick ran
+            counts[0] += snap.offered * snap.dt
+            counts[1:] += snap.node_offered * snap.dt
+        self.flow.emit_requests(counts, self._tick_wall_s)
+        if self._since_refresh >= NODE_REFRESH_S:
+            self.refresh_live()
+
+    _tick_wall_s = 0.0
+
+    def animate(self, wall_s: float) -> None:
+        """Called every clock tick with the wall seconds elapsed: move dots, throttle box redraws."""
+        self._tick_wall_s = wall_s
+        self._since_refresh += wall_s
+        self.flow.animate(wall_s)
+
+    def refresh_live(self) -> None:
+        """Show the latest utilization (1 s average), queue and state on every box."""
+        self._since_refresh = 0.0
+        last = self.ctrl.last
+        items = self.node_items()
+        states = self.ctrl.sim.node_state
+        if last is None or last.queue.size != len(items):
+            for item, state in zip(items, states, strict=True):
+                item.set_live(0.0, 0, int(state))
+        else:
+            util = self.ctrl.history.recent_utilization()
+            for item, u, q, state in zip(items, util, last.queue, states, strict=True):
+                item.set_live(float(u), int(q), int(state))
+        dead = np.concatenate(([False], states == DOWN))
+        if not np.array_equal(dead, self.links.dead):
+            self._update_links()
+        self._update_hubs()
+
+    # mouse: click fails, drag moves ------------------------------------------------------------
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mousePressEvent(event)
+        item = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
+        self._press_item = item if isinstance(item, NodeItem) and event.button() == Qt.MouseButton.LeftButton else None
+        self._press = {i: it.pos() for i, it in self.items_by_id.items() if it.isSelected()}
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        moved = [(i, self.items_by_id[i].x(), self.items_by_id[i].y()) for i, p in self._press.items()
+                 if i in self.items_by_id and self.items_by_id[i].pos() != p]
+        pressed, self._press_item, self._press = self._press_item, None, {}
+        if moved:
+            self.ctrl.move_nodes(moved)
+        elif pressed is not None and pressed.node_id in self.items_by_id:
+            self.node_clicked.emit(pressed.node_id)
+            if self.click_fails:
+                self.ctrl.toggle_node(pressed.node_id)
+
+    def selected_ids(self) -> list[int]:
+        """Ids of the selected node boxes, in engine order."""
+        return [i for i in self.ctrl.node_ids if self.items_by_id[i].isSelected()]
+
+    def select_only(self, node_id: int) -> None:
+        self.clearSelection()
+        item = self.items_by_id[node_id]
+        item.setSelected(True)
+        for view in self.views():
+            view.ensureVisible(item)
+
+
+class ClusterView(QGraphicsView):
+    """Zoom with the wheel (or Ctrl +/-), pan by dragging the background, F/Space fails or
+    recovers the selected nodes, Tab/arrow keys move the selection between nodes."""
+
+    def __init__(self, scene: ClusterScene, parent: QWidget | None = None):
+        super().__init__(scene, parent)
+        self.cluster = scene
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Cluster canvas")
+        self._panning: QPointF | None = None
+
+    def fit(self) -> None:
+        """Zoom so the whole cluster fits the view (never above 1:1.25)."""
+        rect = self.cluster.itemsBoundingRect().adjusted(-30, -30, 30, 30)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.transform().m11() > 1.25:
+            self.resetTransform()
+            self.scale(1.25, 1.25)
+            self.centerOn(rect.center())
+
+    def zoom(self, factor: float) -> None:
+        scale = self.transform().m11() * factor
+        if 0.05 <= scale <= 8:
+            self.scale(factor, factor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        self.zoom(1.0015 ** event.angleDelta().y())
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (
+                event.button() == Qt.MouseButton.LeftButton and self.itemAt(event.position().toPoint()) is None
+                and not event.modifiers() & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier)):
+            self._panning = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._panning is not None:
+            delta = event.position() - self._panning
+            self._panning = event.position()
+            self.horizontalScrollBar().setValue(int(self.horizontalScrollBar().value() - delta.x()))
+            self.verticalScrollBar().setValue(int(self.verticalScrollBar().value() - delta.y()))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._panning is not None:
+            self._panning = None
+            self.unsetCursor()
+            self.cluster.clearSelection()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        ids = self.cluster.ctrl.node_ids
+        if key in (Qt.Key.Key_F, Qt.Key.Key_Space) and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            for node_id in self.cluster.selected_ids():
+                self.cluster.ctrl.toggle_node(node_id)
+            return
+        if key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Left) and ids:
+            selected = self.cluster.selected_ids()
+            forward = key in (Qt.Key.Key_Down, Qt.Key.Key_Right)
+            k = ids.index(selected[-1 if forward else 0]) + (1 if forward else -1) if selected else 0
+            self.cluster.select_only(ids[k % len(ids)])
+            return
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1.25)
+            return
+        if key == Qt.Key.Key_Minus:
+            self.zoom(0.8)
+            return
+        super().keyPressEvent(event)

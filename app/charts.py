@@ -1,0 +1,266 @@
+"""Live pyqtgraph charts and the large-type readout of the current figures.
+
+Both read the controller's ``History`` (filled once per engine step) when the controller
+emits ``stepped``: one ``setData`` per curve per tick, over the rolling window only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from app.controller import SimController
+from app.history import History
+
+WINDOW_S = 60.0  # simulated seconds shown
+MAX_HEAT_COLUMNS = 240
+CURVES_UP_TO = 12  # more nodes than this: a heat strip instead of one curve per node
+COLOURS = {
+    "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
+    "p50": "#1e88e5", "p95": "#8e24aa", "p99": "#d81b60",
+    "availability": "#2e9d4f", "cost": "#6d4c41", "queued": "#f2a900",
+}
+pg.setConfigOptions(antialias=False, background="w", foreground="#1d2733")
+
+
+def window_start(t: np.ndarray, window_s: float) -> int:
+    """Index of the first sample inside the last ``window_s`` seconds of ``t`` (sorted)."""
+    return int(np.searchsorted(t, t[-1] - window_s)) if t.size else 0
+
+
+def heat_columns(util: np.ndarray, columns: int) -> np.ndarray:
+    """Average the rows of ``util`` (time, nodes) into at most ``columns`` time bins."""
+    if util.shape[0] <= columns:
+        return util
+    step = math.ceil(util.shape[0] / columns)
+    usable = util.shape[0] // step * step
+    return util[-usable:].reshape(-1, step, util.shape[1]).mean(axis=1)
+
+
+class ChartPanel(pg.GraphicsLayoutWidget):
+    """Throughput, latency, utilization (curves or heat strip), queue, availability and cost over time."""
+
+    def __init__(self, controller: SimController, parent: QWidget | None = None, window_s: float = WINDOW_S):
+        super().__init__(parent)
+        self.ctrl = controller
+        self.window_s = window_s
+        self.markers: list[pg.InfiniteLine] = []
+        self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=4)
+        self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
+        self.utilization = self._plot(1, 0, "Utilization per node (1 s average)", "%")
+        self.queue = self._plot(1, 1, "Waiting requests (queue)", "requests")
+        self.availability = self._plot(2, 0, "Availability (last 10 s)", "%")
+        self.cost = self._plot(2, 1, "Cost", "$/h")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for name in ("offered", "served", "rejected", "lost"):
+            self._curve(self.throughput, name, name, dashed=name == "offered")
+        for name in ("p50", "p95", "p99"):
+            self._curve(self.latency, name, name)
+        self._curve(self.queue, "queued", "queued")
+        self._curve(self.availability, "availability", "availability")
+        self._curve(self.cost, "cost", "cost")
+        self.availability.setYRange(0, 100.5)
+        self.utilization.setYRange(0, 100.5)
+        self.node_curves: list[pg.PlotDataItem] = []
+        self.heat = pg.ImageItem(axisOrder="col-major")
+        self.heat.setColorMap(pg.ColorMap([0.0, 0.5, 1.0], ["#3cb371", "#f2d024", "#d32f2f"]))
+        self.heat.setLevels((0.0, 1.0))
+        self.utilization.addItem(self.heat)
+        for plot in (self.latency, self.utilization, self.queue, self.availability, self.cost):
+            plot.setXLink(self.throughput)
+        c = controller
+        c.stepped.connect(lambda _snaps: self.refresh())
+        c.scenario_replaced.connect(self.rebuild)
+        c.node_added.connect(lambda _i: self.rebuild())
+        c.node_removed.connect(lambda _i: self.rebuild())
+        c.sim_reset.connect(self.rebuild)
+        c.node_state_changed.connect(self._mark_state_change)
+        self.rebuild()
+
+    def _plot(self, row: int, col: int, title: str, unit: str, legend_columns: int = 0) -> pg.PlotItem:
+        plot = self.addPlot(row=row, col=col, title=title)
+        plot.setLabel("left", units=None, text=unit)
+        plot.getAxis("left").enableAutoSIPrefix(False)
+        if legend_columns:
+            plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=legend_columns, brush=(255, 255, 255, 210))
+        plot.setLabel("bottom", "simulated time", units="s")
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setClipToView(True)
+        return plot
+
+    def _curve(self, plot: pg.PlotItem, key: str, label: str, dashed: bool = False) -> pg.PlotDataItem:
+        pen = pg.mkPen(COLOURS[key], width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        curve = plot.plot([], [], pen=pen, name=label)
+        self.curves[key] = curve
+        return curve
+
+    def rebuild(self) -> None:
+        """Match the per-node chart to the cluster's size and redraw from the history."""
+        n = len(self.ctrl.node_ids)
+        for curve in self.node_curves:
+            self.utilization.removeItem(curve)
+        self.node_curves = []
+        self.heat.setVisible(n > CURVES_UP_TO)
+        if n <= CURVES_UP_TO:
+            for k, node in enumerate(self.ctrl.scenario.nodes):
+                pen = pg.mkPen(pg.intColor(k, hues=max(n, 7), maxValue=200), width=1.5)
+                self.node_curves.append(self.utilization.plot([], [], pen=pen, name=node.name))
+            self.utilization.setLabel("left", "%")
+        else:
+            self.utilization.setLabel("left", "node")
+        self.heat.clear()
+        if not self.ctrl.history.size:
+            for marker in self.markers:
+                self.throughput.removeItem(marker)
+            self.markers = []
+        self.refresh()
+
+    def _mark_state_change(self, node_id: int) -> None:
+        """A vertical line on the throughput chart where the user failed or recovered a node."""
+        failed = self.ctrl.node_state(node_id) == 1
+        name = self.ctrl.node(node_id).name
+        line = pg.InfiniteLine(self.ctrl.sim.t, angle=90, movable=False,
+                               pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1,
+                                            style=Qt.PenStyle.DotLine),
+                               label=("✕ " if failed else "↺ ") + name,
+                               labelOpts={"position": 0.92, "color": "#1d2733", "fill": (255, 255, 255, 200)})
+        self.throughput.addItem(line)
+        self.markers.append(line)
+        while len(self.markers) > 20:
+            self.throughput.removeItem(self.markers.pop(0))
+
+    def refresh(self) -> None:
+        """Redraw every curve from the history: the last ``window_s`` simulated seconds."""
+        h: History = self.ctrl.history
+        t_all = h.column("t")
+        if t_all.size == 0:
+            for curve in [*self.curves.values(), *self.node_curves]:
+                curve.setData([], [])
+            self.throughput.setXRange(0, self.window_s, padding=0)
+            return
+        k = window_start(t_all, self.window_s + 1.0)
+        t = t_all[k:]
+        rates = h.rates()
+        for name in ("offered", "served", "rejected", "lost"):
+            self.curves[name].setData(t, rates[name][k:])
+        _headroom(self.throughput, rates["offered"][k:], rates["served"][k:])
+        for name in ("p50", "p95", "p99"):
+            self.curves[name].setData(t, h.column(f"{name}_ms")[k:], connect="finite")
+        _headroom(self.latency, h.column("p99_ms")[k:])
+        self.curves["queued"].setData(t, h.column("queued")[k:])
+        self.curves["availability"].setData(t, h.column("availability_pct")[k:], connect="finite")
+        cost = h.column("cost_per_hour")[k:]
+        self.curves["cost"].setData(t, cost)
+        self.cost.setYRange(0, max(float(np.nanmax(cost)), 1e-4) * 1.25, padding=0)
+        if self.node_curves and h.n_nodes == len(self.node_curves):
+            util = h.smoothed_utilization(k)
+            for j, curve in enumerate(self.node_curves):
+                curve.setData(t, util[:, j] * 100.0)
+        elif self.heat.isVisible() and h.n_nodes:
+            util = h.utilization()[k:]
+            cols = heat_columns(util, MAX_HEAT_COLUMNS)
+            self.heat.setImage(cols, autoLevels=False)
+            self.heat.setRect(QRectF(t[0], 0, max(t[-1] - t[0], 1e-6), util.shape[1]))
+        right = max(t[-1], self.window_s)
+        self.throughput.setXRange(right - self.window_s, right, padding=0)
+
+
+def _headroom(plot: pg.PlotItem, *series: np.ndarray) -> None:
+    """Y from 0 to 35% above the highest value, leaving the top for the legend."""
+    top = max((float(np.nanmax(v)) for v in series if v.size and np.isfinite(v).any()), default=1.0)
+    plot.setYRange(0, max(top, 1e-3) * 1.35, padding=0)
+
+
+READOUT = (  # key, caption, unit
+    ("offered", "Offered", "req/s"),
+    ("served", "Served", "req/s"),
+    ("rejected", "Rejected", "req/s"),
+    ("lost", "Lost", "req/s"),
+    ("p50", "p50", "ms"),
+    ("p95", "p95", "ms"),
+    ("p99", "p99", "ms"),
+    ("availability", "Availability", "%"),
+    ("cost", "Cost", "$/h"),
+    ("nodes_up", "Nodes up", ""),
+    ("queued", "Queued", "req"),
+    ("lost_total", "Lost so far", "req"),
+)
+
+
+def format_figure(key: str, value: float) -> str:
+    """How the readout writes a figure: rates 1 decimal, ms to 3 significant digits, % 2 decimals."""
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    if key in ("offered", "served", "rejected", "lost"):
+        return f"{value:.1f}"
+    if key in ("p50", "p95", "p99"):
+        return f"{value:.3g}" if value < 1000 else f"{value:.0f}"
+    if key == "availability":
+        return f"{value:.2f}"
+    if key == "cost":
+        return f"{value:.4f}"
+    return str(value)
+
+
+class Readout(QWidget):
+    """The current figures in large type; ``numbers[key]`` holds exactly what each label shows."""
+
+    def __init__(self, controller: SimController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctrl = controller
+        self.numbers: dict[str, float | str] = {}
+        self.labels: dict[str, QLabel] = {}
+        grid = QGridLayout(self)
+        grid.setContentsMargins(6, 2, 6, 2)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(0)
+        per_row = 6
+        for k, (key, caption, unit) in enumerate(READOUT):
+            cell = QWidget()
+            box = QVBoxLayout(cell)
+            box.setContentsMargins(0, 0, 0, 0)
+            box.setSpacing(0)
+            value = QLabel("–")
+            value.setStyleSheet(f"font-size: 22pt; font-weight: 600; color: {COLOURS.get(key, '#1d2733')};")
+            value.setAccessibleName(caption)
+            head = QLabel(f"{caption} ({unit})" if unit else caption)
+            head.setStyleSheet("color: #5b6775; font-size: 9pt;")
+            box.addWidget(value)
+            box.addWidget(head)
+            grid.addWidget(cell, k // per_row, k % per_row)
+            self.labels[key] = value
+        self.time_label = QLabel("t = 0.0 s")
+        self.time_label.setStyleSheet("color: #5b6775;")
+        c = controller
+        c.stepped.connect(lambda _snaps: self.refresh())
+        c.node_state_changed.connect(lambda _i: self.refresh())
+        c.scenario_replaced.connect(self.refresh)
+        c.sim_reset.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        snap = self.ctrl.last
+        states = self.ctrl.sim.node_state
+        figures: dict[str, float | str] = {"nodes_up": f"{int((states == 0).sum())}/{states.size}"}
+        if snap is None:
+            figures.update({key: math.nan for key, _c, _u in READOUT if key != "nodes_up"})
+        else:
+            rates = self.ctrl.history.rates()
+            figures.update({name: float(rates[name][-1]) for name in ("offered", "served", "rejected", "lost")})
+            figures.update(p50=snap.latency_p50 * 1e3, p95=snap.latency_p95 * 1e3, p99=snap.latency_p99 * 1e3,
+                           availability=snap.availability * 100.0, cost=snap.cost_per_hour,
+                           queued=int(snap.queue.sum()), lost_total=int(snap.lost_total))
+        for key, value in figures.items():
+            self.numbers[key] = value
+            text = format_figure(key, value)
+            if self.labels[key].text() != text:
+                self.labels[key].setText(text)
+        self.time_label.setText(f"t = {self.ctrl.sim.t:.1f} s")

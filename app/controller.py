@@ -1,0 +1,424 @@
+"""The document behind a window: a running Simulation, its file and its undoable edits.
+
+``SimController`` owns the engine (``sim_core.engine.Simulation``) and a QUndoStack. Views
+never touch the engine: they call the controller, which pushes a QUndoCommand, and redraw on
+its signals. Signals carry stable node ids (ints that survive adds, deletes and undo), not
+indices, which shift. ``SimClock`` drives one or more controllers from a single QTimer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from app.history import History
+from app.layout import GAP, box_size, spread_if_overlapping
+from sim_core.engine import DOWN, Simulation, Snapshot
+from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload, validate_data
+
+STEP_S = 0.05  # simulated seconds per engine step at normal speeds
+MAX_STEPS_PER_TICK = 8  # above this, steps get longer rather than more numerous
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # x real time
+
+
+def validated_node(scenario: Scenario, index: int, **changes: object) -> Node:
+    """Node ``index`` of ``scenario`` with ``changes`` applied and checked.
+
+    Raises ScenarioError whose message names the field and its range, e.g.
+    ``nodes[2].cores: -3 is not in 1..256``.
+    """
+    data = scenario.nodes[index].model_dump(mode="json") | changes
+    try:
+        return Node.model_validate(data)
+    except ValidationError:
+        whole = scenario.model_dump(mode="json")
+        whole["nodes"][index] = data
+        validate_data(whole)  # raises with the scenario's field-path messages
+        raise
+
+
+class SimController(QObject):
+    """One scenario being simulated and edited. Node ids are ints, stable for the document's life."""
+
+    scenario_replaced = Signal()  # a new document (open, new): rebuild every view
+    node_added = Signal(int)  # id
+    node_removed = Signal(int)  # id
+    node_changed = Signal(int)  # id: specs or position
+    node_state_changed = Signal(int)  # id: failed or recovered by the user
+    balancer_changed = Signal()
+    workload_changed = Signal()
+    stepped = Signal(list)  # the Snapshots of one tick, oldest first (already in ``history``)
+    sim_reset = Signal()  # time is back at 0
+    path_changed = Signal()
+
+    def __init__(self, scenario: Scenario, path: Path | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.sim: Simulation
+        self.history = History(len(scenario.nodes))
+        self.last: Snapshot | None = None
+        self._load(scenario, path)
+
+    # document -------------------------------------------------------------------------------
+    def _load(self, scenario: Scenario, path: Path | None) -> None:
+        self.sim = Simulation(spread_if_overlapping(scenario))
+        self.path = path
+        self._ids = list(range(len(scenario.nodes)))
+        self._next_id = len(scenario.nodes)
+        self.history.clear(len(scenario.nodes))
+        self.last = None
+
+    def replace(self, scenario: Scenario, path: Path | None = None) -> None:
+        """Open another scenario: a new simulation, empty undo history, clean state."""
+        self._load(scenario, path)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.scenario_replaced.emit()
+        self.path_changed.emit()
+
+    def set_path(self, path: Path | None) -> None:
+        if path != self.path:
+            self.path = path
+            self.path_changed.emit()
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.sim.scenario
+
+    def document(self) -> Scenario:
+        """The scenario to save, validated; events of deleted nodes are dropped."""
+        scenario = self.sim.scenario
+        names = {n.name for n in scenario.nodes}
+        data = scenario.model_dump(mode="json")
+        data["events"] = [e for e in data["events"] if e["node"] in names]
+        return validate_data(data)
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    # ids -------------------------------------------------------------------------------------
+    @property
+    def node_ids(self) -> list[int]:
+        """Ids in engine order (index i of the engine is ``node_ids[i]``)."""
+        return list(self._ids)
+
+    def index_of(self, node_id: int) -> int:
+        return self._ids.index(node_id)
+
+    def node(self, node_id: int) -> Node:
+        return self.sim.scenario.nodes[self.index_of(node_id)]
+
+    def node_state(self, node_id: int) -> int:
+        """UP, DOWN or RESTARTING (``sim_core.engine`` codes)."""
+        return int(self.sim.node_state[self.index_of(node_id)])
+
+    def id_by_name(self, name: str) -> int:
+        return self._ids[self.sim.scenario.node_index(name)]
+
+    # undoable edits --------------------------------------------------------------------------
+    def set_node(self, node_id: int, node: Node, text: str = "Edit node", merge_key: str = "") -> None:
+        """Replace a node's specs or position (undoable). A change of cores or RAM restarts it."""
+        old = self.node(node_id)
+        if node == old:
+            return
+        self.undo_stack.push(_EditNode(self, node_id, old, node, text, merge_key))
+
+    def set_node_field(self, node_id: int, field: str, value: object) -> None:
+        """Set one field of a node (``cores``, ``ram_gb`` ...); consecutive edits of it merge in undo."""
+        old = self.node(node_id)
+        if getattr(old, field) == value:
+            return
+        label = field.replace("_", " ")
+        new = validated_node(self.sim.scenario, self.index_of(node_id), **{field: value})
+        self.set_node(node_id, new, f"Set {label} of {old.name}", field)
+
+    def move_nodes(self, moves: list[tuple[int, float, float]]) -> None:
+        """Commit a drag: ``(id, x, y)`` scene positions of box centres, one undo step for all."""
+        moves = [(i, x, y) for i, x, y in moves if (self.node(i).x, self.node(i).y) != (x, y)]
+        if not moves:
+            return
+        self.undo_stack.beginMacro("Move node" if len(moves) == 1 else f"Move {len(moves)} nodes")
+        for node_id, x, y in moves:
+            x, y = (round(min(max(v, -1e6), 1e6), 1) for v in (x, y))
+            self.set_node(node_id, self.node(node_id).model_copy(update={"x": x, "y": y}))
+        self.undo_stack.endMacro()
+
+    def add_node(self, template: Node | None = None, x: float | None = None, y: float | None = None) -> int:
+        """Add a node like ``template`` (default: a copy of the last node) with a fresh name; returns its id."""
+        base = template or self.sim.scenario.nodes[-1]
+        if x is None or y is None:
+            x, y = self._free_spot()
+        node = base.model_copy(update={"name": self._fresh_name(base.name), "x": x, "y": y})
+        command = _AddNode(self, node, self._next_id)
+        self._next_id += 1
+        self.undo_stack.push(command)
+        return command.node_id
+
+    def duplicate_nodes(self, ids: list[int]) -> list[int]:
+        """Add a copy of each node in ``ids`` (one undo step); returns the new ids."""
+        if not ids:
+            return []
+        self.undo_stack.beginMacro("Duplicate nodes" if len(ids) > 1 else "Duplicate node")
+        new = [self.add_node(self.node(i)) for i in ids]
+        self.undo_stack.endMacro()
+        return new
+
+    def remove_nodes(self, ids: list[int]) -> None:
+        """Delete nodes (one undo step). The last node cannot be deleted: raises ScenarioError."""
+        ids = [i for i in ids if i in self._ids]
+        if not ids:
+            return
+        if len(ids) >= len(self._ids):
+            raise ScenarioError("nodes: a scenario needs at least 1 node")
+        self.undo_stack.beginMacro("Delete nodes" if len(ids) > 1 else f"Delete {self.node(ids[0]).name}")
+        for node_id in ids:
+            self.undo_stack.push(_RemoveNode(self, node_id))
+        self.undo_stack.endMacro()
+
+    def set_balancer(self, balancer: Balancer) -> None:
+        """Change the routing policy or health-check interval (undoable)."""
+        if balancer != self.sim.scenario.balancer:
+            self.undo_stack.push(_SetPart(self, "balancer", self.sim.scenario.balancer, balancer))
+
+    def set_workload(self, workload: Workload) -> None:
+        """Change the traffic (undoable); consecutive edits of the same field merge."""
+        old = self.sim.scenario.workload
+        if workload != old:
+            self.undo_stack.push(_SetPart(self, "workload", old, workload))
+
+    def set_part_field(self, part: str, field: str, value: object) -> None:
+        """Set one field of ``balancer`` or ``workload``, validated (ScenarioError on a bad value)."""
+        old = getattr(self.sim.scenario, part)
+        if getattr(old, field) == value:
+            return
+        data = self.sim.scenario.model_dump(mode="json")
+        data[part][field] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+        new = getattr(validate_data(data), part)
+        self.undo_stack.push(_SetPart(self, part, old, new, field))
+
+    # the primitives the commands call ---------------------------------------------------------
+    def _apply_node(self, node_id: int, node: Node) -> None:
+        self.sim.update_node(self.index_of(node_id), node)
+        self.node_changed.emit(node_id)
+
+    def _insert_node(self, node_id: int, node: Node) -> None:
+        self.sim.add_node(node)
+        self._ids.append(node_id)
+        self._resize_history()
+        self.node_added.emit(node_id)
+
+    def _delete_node(self, node_id: int) -> None:
+        self.sim.remove_node(self.index_of(node_id))
+        self._ids.remove(node_id)
+        self._resize_history()
+        self.node_removed.emit(node_id)
+
+    def _apply_part(self, part: str, value: Balancer | Workload) -> None:
+        if part == "balancer":
+            self.sim.set_balancer(value)
+            self.balancer_changed.emit()
+        else:
+            self.sim.set_workload(value)
+            self.workload_changed.emit()
+
+    def _resize_history(self) -> None:
+        self.history.clear(len(self._ids))  # per-node history cannot follow a new node order
+        self.last = None
+
+    def _fresh_name(self, base: str) -> str:
+        names = {n.name for n in self.sim.scenario.nodes}
+        stem = base.rstrip("0123456789").rstrip("-") or "node"
+        k = len(names) + 1
+        while f"{stem}-{k}" in names:
+            k += 1
+        return f"{stem}-{k}"[:40]
+
+    def _free_spot(self) -> tuple[float, float]:
+        """Below the lowest node, in its column (scene units)."""
+        nodes = self.sim.scenario.nodes
+        lowest = max(nodes, key=lambda n: (n.y, n.x))
+        return lowest.x, min(lowest.y + box_size(len(nodes) + 1)[1] + GAP[1], 1e6)
+
+    # runtime actions: not edits, not undoable -------------------------------------------------
+    def toggle_node(self, node_id: int) -> None:
+        """Fail the node, or recover it if it is down."""
+        self.sim.toggle(self.index_of(node_id))
+        self.node_state_changed.emit(node_id)
+
+    def set_failed(self, node_id: int, failed: bool) -> None:
+        if (self.node_state(node_id) == DOWN) != failed:
+            self.toggle_node(node_id)
+
+    def advance(self, seconds: float, steps: int, deadline: float = np.inf) -> int:
+        """Run ``steps`` engine steps covering ``seconds``; stop early at ``deadline`` (perf_counter).
+
+        Returns the number of steps run; time not run is dropped, never queued.
+        """
+        dt = seconds / steps
+        snaps = []
+        for _ in range(steps):
+            snap = self.sim.step(dt)
+            self.history.append(snap)
+            snaps.append(snap)
+            if time.perf_counter() > deadline:
+                break
+        self.last = snaps[-1]
+        self.stepped.emit(snaps)
+        return len(snaps)
+
+    def step_once(self) -> None:
+        """One engine step of STEP_S seconds."""
+        self.advance(STEP_S, 1)
+
+    def reset(self) -> None:
+        """Back to t = 0 with the current scenario (edits kept)."""
+        self.sim.reset()
+        self.history.clear(len(self._ids))
+        self.last = None
+        self.sim_reset.emit()
+
+
+class _EditNode(QUndoCommand):
+    ID = 1
+
+    def __init__(self, ctrl: SimController, node_id: int, old: Node, new: Node, text: str, merge_key: str):
+        super().__init__(text)
+        self.ctrl, self.node_id, self.old, self.new, self.merge_key = ctrl, node_id, old, new, merge_key
+
+    def redo(self) -> None:
+        self.ctrl._apply_node(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.ctrl._apply_node(self.node_id, self.old)
+
+    def id(self) -> int:
+        return self.ID if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _EditNode) or (other.node_id, other.merge_key) != (self.node_id, self.merge_key):
+            return False
+        self.new = other.new
+        return True
+
+
+class _AddNode(QUndoCommand):
+    def __init__(self, ctrl: SimController, node: Node, node_id: int):
+        super().__init__(f"Add {node.name}")
+        self.ctrl, self.node, self.node_id = ctrl, node, node_id
+
+    def redo(self) -> None:
+        self.ctrl._insert_node(self.node_id, self.node)
+
+    def undo(self) -> None:
+        self.ctrl._delete_node(self.node_id)
+
+
+class _RemoveNode(QUndoCommand):
+    def __init__(self, ctrl: SimController, node_id: int):
+        super().__init__(f"Delete {ctrl.node(node_id).name}")
+        self.ctrl, self.node_id, self.node = ctrl, node_id, ctrl.node(node_id)
+
+    def redo(self) -> None:
+        self.ctrl._delete_node(self.node_id)
+
+    def undo(self) -> None:
+        self.ctrl._insert_node(self.node_id, self.node)  # back at the end of the engine's order
+
+
+class _SetPart(QUndoCommand):
+    ID = 2
+
+    def __init__(self, ctrl: SimController, part: str, old, new, merge_key: str = ""):
+        super().__init__(f"Change {part}" + (f" {merge_key.replace('_', ' ')}" if merge_key else ""))
+        self.ctrl, self.part, self.old, self.new, self.merge_key = ctrl, part, old, new, merge_key
+
+    def redo(self) -> None:
+        self.ctrl._apply_part(self.part, self.new)
+
+    def undo(self) -> None:
+        self.ctrl._apply_part(self.part, self.old)
+
+    def id(self) -> int:
+        return self.ID if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _SetPart) or (other.part, other.merge_key) != (self.part, self.merge_key):
+            return False
+        self.new = other.new
+        return True
+
+
+class SimClock(QObject):
+    """One QTimer that advances its controllers together at ``speed`` x real time.
+
+    Each tick turns the wall time since the last tick (at most ``MAX_WALL_S``, so a stall is
+    dropped, not caught up) into simulated seconds, runs up to MAX_STEPS_PER_TICK engine steps
+    per controller within ``budget_s`` of wall time, and drops whatever time did not fit.
+    """
+
+    ticked = Signal(float)  # wall seconds since the last tick, while running (animations)
+    running_changed = Signal(bool)
+    speed_changed = Signal(float)
+    INTERVAL_MS = 16
+    MAX_WALL_S = 0.1
+    BUDGET_S = 0.008
+
+    def __init__(self, controllers: list[SimController], parent: QObject | None = None):
+        super().__init__(parent)
+        self.controllers = list(controllers)
+        self.speed = 1.0
+        self.dropped_s = 0.0  # simulated seconds skipped because ticks ran over budget
+        self._carry = 0.0
+        self._last: float | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.INTERVAL_MS)
+        self.timer.timeout.connect(self.tick)
+
+    @property
+    def running(self) -> bool:
+        return self.timer.isActive()
+
+    def set_running(self, running: bool) -> None:
+        if running == self.running:
+            return
+        if running:
+            self._last = None
+            self.timer.start()
+        else:
+            self.timer.stop()
+        self.running_changed.emit(running)
+
+    def set_speed(self, speed: float) -> None:
+        """Simulated seconds per wall second, 0.25..100."""
+        speed = float(min(max(speed, SPEEDS[0]), SPEEDS[-1]))
+        if speed != self.speed:
+            self.speed = speed
+            self.speed_changed.emit(speed)
+
+    def tick(self, wall_s: float | None = None) -> None:
+        """Advance by the wall time since the last tick (or ``wall_s``, for tests and benchmarks)."""
+        now = time.perf_counter()
+        if wall_s is None:
+            wall_s = 0.0 if self._last is None else now - self._last
+        self._last = now
+        wall_s = min(wall_s, self.MAX_WALL_S)
+        self.ticked.emit(wall_s)
+        sim_s = self._carry + wall_s * self.speed
+        steps = int(sim_s / STEP_S)
+        if steps == 0:
+            self._carry = sim_s
+            return
+        self._carry = 0.0
+        if steps > MAX_STEPS_PER_TICK:
+            steps = MAX_STEPS_PER_TICK
+        # the first controller runs what fits in the budget; the others follow in lockstep
+        done = self.controllers[0].advance(sim_s, steps, now + self.BUDGET_S)
+        for ctrl in self.controllers[1:]:
+            ctrl.advance(sim_s * done / steps, done)
+        self.dropped_s += sim_s * (steps - done) / steps

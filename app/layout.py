@@ -1,0 +1,58 @@
+"""Where node boxes go on the canvas: box sizes, and a grid for scenarios whose boxes overlap.
+
+Scene units are pixels at zoom 1. A node's ``x, y`` is the centre of its box.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim_core.scenario import Scenario
+
+COMPACT_FROM = 25  # clusters of this many nodes or more get compact boxes
+FULL_BOX = (216.0, 104.0)  # width, height
+COMPACT_BOX = (128.0, 40.0)
+GAP = (24.0, 16.0)
+FIRST_X = 320.0  # the column right of the balancer
+
+
+def box_size(n_nodes: int) -> tuple[float, float]:
+    """(width, height) of every node box in a cluster of ``n_nodes``."""
+    return COMPACT_BOX if n_nodes >= COMPACT_FROM else FULL_BOX
+
+
+def boxes_overlap(xy: np.ndarray, size: tuple[float, float]) -> bool:
+    """Whether any two boxes of ``size`` centred at ``xy`` (shape (n, 2)) overlap."""
+    w, h = size
+    for start in range(0, len(xy), 512):  # pairwise, in chunks to bound memory
+        block = xy[start:start + 512]
+        dx = np.abs(block[:, None, 0] - xy[None, :, 0]) < w
+        dy = np.abs(block[:, None, 1] - xy[None, :, 1]) < h
+        close = dx & dy
+        close[np.arange(len(block)), np.arange(start, start + len(block))] = False
+        if close.any():
+            return True
+    return False
+
+
+def grid_positions(n_nodes: int) -> np.ndarray:
+    """Centres (n, 2) of a grid of boxes right of the balancer, about as tall as wide, centred on y = 0."""
+    w, h = box_size(n_nodes)
+    step_x, step_y = w + GAP[0], h + GAP[1]
+    rows = max(1, min(n_nodes, math.ceil(math.sqrt(n_nodes * step_x / step_y))))
+    k = np.arange(n_nodes)
+    x = FIRST_X + (k // rows) * step_x
+    y = (k % rows - (rows - 1) / 2) * step_y
+    return np.column_stack((x, y))
+
+
+def spread_if_overlapping(scenario: Scenario) -> Scenario:
+    """The scenario unchanged when its boxes do not overlap, else with its nodes on a grid."""
+    xy = np.array([(n.x, n.y) for n in scenario.nodes], dtype=float)
+    if not boxes_overlap(xy, box_size(len(xy))):
+        return scenario
+    nodes = [n.model_copy(update={"x": float(x), "y": float(y)})
+             for n, (x, y) in zip(scenario.nodes, grid_positions(len(xy)), strict=True)]
+    return scenario.model_copy(update={"nodes": nodes})

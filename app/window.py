@@ -1,0 +1,481 @@
+"""The ScaleLab main window: canvas, live charts, readout, inspector, menus; and ``run_app``.
+
+The window wires views to one SimController (the document) and one SimClock (the QTimer
+that runs the engine). Files go through ``sim_core.scenario``; a bad file opens a dialog with
+the ScenarioError message and leaves the open scenario as it was.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSaveFile, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.autosave import Autosaver, pending
+from app.canvas import ClusterScene, ClusterView
+from app.charts import ChartPanel, Readout
+from app.controller import SPEEDS, SimClock, SimController
+from app.history import to_csv
+from app.inspector import Inspector
+from sim_core.scenario import (
+    DEFAULT_SCENARIO,
+    Node,
+    Scenario,
+    ScenarioError,
+    builtin_names,
+    dumps,
+    load,
+    resolve,
+)
+
+SLIDE_SCENARIOS = (  # toolbar button text, built-in name
+    ("1 CPU", "vertical-1cpu"), ("2 CPU", "vertical-2cpu"), ("4 CPU", "vertical-4cpu"), ("7 × 1 CPU", "horizontal-7x1"),
+)
+MAX_RECENT = 8
+FILTER = "ScaleLab scenario (*.json);;All files (*)"
+
+
+def new_scenario() -> Scenario:
+    """The scenario of File > New: one 1 CPU / 1 GB / 500 GB node."""
+    return Scenario(name="untitled", nodes=[Node(name="node-1", x=320.0, y=0.0)])
+
+
+class MainWindow(QMainWindow):
+    """The app's window on one scenario. ``path`` is the file it came from (None: built-in or new)."""
+
+    def __init__(self, scenario: Scenario, path: Path | None = None, settings: QSettings | None = None,
+                 autosave_folder: Path | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.ctrl = SimController(scenario, path, self)
+        self.clock = SimClock([self.ctrl], self)
+        self.scene = ClusterScene(self.ctrl, self)
+        self.view = ClusterView(self.scene)
+        self.inspector = Inspector(self.ctrl)
+        self.charts = ChartPanel(self.ctrl)
+        self.readout = Readout(self.ctrl)
+        self.autosaver = Autosaver(self.ctrl, autosave_folder, self)
+        self.error_box: QMessageBox | None = None
+        self.compare_window = None
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self._update_title()
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 920)
+
+    # layout -------------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        top = QWidget()
+        column = QVBoxLayout(top)
+        column.setContentsMargins(4, 4, 4, 0)
+        column.addWidget(self.readout)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.view)
+        split.addWidget(self.charts)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 6)
+        column.addWidget(split, 1)
+        self.setCentralWidget(top)
+        dock = QDockWidget("Inspector", self)
+        dock.setObjectName("inspector")
+        scroll = QScrollArea()
+        scroll.setWidget(self.inspector)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(290)
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.status_time = QLabel()
+        self.statusBar().addWidget(self.status_time)
+        self.statusBar().addPermanentWidget(self.readout.time_label)
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey  # noqa: N806 - a Qt enum alias
+        a = self._action
+        self.act_new = a("&New", self.new_file, K.New)
+        self.act_open = a("&Open…", self.open_dialog, K.Open)
+        self.act_save = a("&Save", self.save, K.Save)
+        self.act_save_as = a("Save &As…", self.save_as, K.SaveAs)
+        self.act_csv = a("Export time series &CSV…", self.export_csv_dialog, "Ctrl+E")
+        self.act_png = a("Export chart &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
+        self.act_quit = a("&Quit", self.close, K.Quit)
+        self.act_undo = self.ctrl.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(K.Undo)
+        self.act_redo = self.ctrl.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(K.Redo)
+        self.act_add = a("&Add node", self.add_node, "Ctrl+Shift+N", "Add a node like the last one")
+        self.act_duplicate = a("&Duplicate node", self.duplicate_selected, "Ctrl+D")
+        self.act_delete = a("De&lete node", self.delete_selected, K.Delete)
+        self.act_fail = a("&Fail / recover selected node\tF, Space", self.toggle_selected,
+                          tip="Fail the selected node, or recover it if it is down")
+        self.act_play = a("&Play", self.toggle_running, "Ctrl+P", "Run or pause the simulation")
+        self.act_step = a("S&tep", self.ctrl.step_once, "Ctrl+T", "Advance one engine step (0.05 s)")
+        self.act_reset = a("&Reset", self.reset, "Ctrl+R", "Back to t = 0 with the current cluster")
+        self.act_faster = a("&Faster", lambda: self._nudge_speed(1), "Ctrl+]")
+        self.act_slower = a("S&lower", lambda: self._nudge_speed(-1), "Ctrl+[")
+        self.act_click_fails = a("&Click fails nodes", self._set_click_fails, tip="A click on a node fails or "
+                                 "recovers it; off: a click only selects it")
+        self.act_click_fails.setCheckable(True)
+        self.act_click_fails.setChecked(True)
+        self.act_fit = a("&Fit cluster", self.view.fit, "Ctrl+0")
+        self.act_zoom_in = a("Zoom &in", lambda: self.view.zoom(1.25), K.ZoomIn)
+        self.act_zoom_out = a("Zoom &out", lambda: self.view.zoom(0.8), K.ZoomOut)
+        self.act_compare = a("&Compare vertical and horizontal…", self.show_compare, "Ctrl+K",
+                             "Run a vertical and a horizontal cluster side by side under the same traffic")
+        self.act_fullscreen = a("F&ull screen", self._toggle_fullscreen, K.FullScreen)
+
+        menu = self.menuBar().addMenu("&File")
+        menu.addActions([self.act_new, self.act_open])
+        builtins = menu.addMenu("Open &built-in")
+        for name in builtin_names():
+            builtins.addAction(a(name, lambda _=False, n=name: self.open_builtin(n)))
+        self.recent_menu = menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        menu.addSeparator()
+        menu.addActions([self.act_save, self.act_save_as])
+        menu.addSeparator()
+        menu.addActions([self.act_csv, self.act_png])
+        menu.addSeparator()
+        menu.addAction(self.act_quit)
+        menu = self.menuBar().addMenu("&Edit")
+        menu.addActions([self.act_undo, self.act_redo])
+        menu.addSeparator()
+        menu.addActions([self.act_add, self.act_duplicate, self.act_delete])
+        menu.addSeparator()
+        menu.addAction(self.act_fail)
+        menu = self.menuBar().addMenu("&Simulation")
+        menu.addActions([self.act_play, self.act_step, self.act_reset])
+        menu.addSeparator()
+        menu.addActions([self.act_faster, self.act_slower, self.act_click_fails])
+        menu = self.menuBar().addMenu("&View")
+        menu.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out])
+        menu.addSeparator()
+        menu.addActions([self.act_compare, self.act_fullscreen])
+
+        bar = QToolBar("Simulation")
+        bar.setObjectName("simulation")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addActions([self.act_play, self.act_step, self.act_reset])
+        self.speed = QComboBox()
+        for speed in SPEEDS:
+            self.speed.addItem(f"{speed:g}× speed", speed)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.setAccessibleName("simulation speed")
+        self.speed.setToolTip("Simulated seconds per real second")
+        self.speed.currentIndexChanged.connect(lambda i: self.clock.set_speed(SPEEDS[i]))
+        bar.addWidget(self.speed)
+        bar.addSeparator()
+        bar.addActions([self.act_add, self.act_duplicate, self.act_delete, self.act_fit])
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Slide: "))
+        for text, name in SLIDE_SCENARIOS:
+            bar.addAction(a(text, lambda _=False, n=name: self.open_builtin(n), tip=f"Open {name}"))
+        bar.addAction(self.act_compare)
+        self.addToolBar(bar)
+
+    def _connect(self) -> None:
+        c = self.ctrl
+        c.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        c.path_changed.connect(self._update_title)
+        c.scenario_replaced.connect(self._after_replace)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.clock.ticked.connect(self.scene.animate)
+        self.clock.running_changed.connect(lambda running: self.act_play.setText("&Pause" if running else "&Play"))
+        self.clock.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s))
+                                        if s in SPEEDS else None)
+
+    # state ---------------------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        name = self.ctrl.path.name if self.ctrl.path else self.ctrl.scenario.name
+        self.setWindowTitle(f"{name}[*] — ScaleLab")
+        self.setWindowModified(self.ctrl.modified)
+
+    def _after_replace(self) -> None:
+        self.inspector.show_node(None)
+        self.view.fit()
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_ids()
+        self.inspector.show_node(ids[-1] if ids else None)
+
+    def _set_click_fails(self, on: bool) -> None:
+        self.scene.click_fails = on
+
+    def _nudge_speed(self, direction: int) -> None:
+        i = SPEEDS.index(self.clock.speed) if self.clock.speed in SPEEDS else SPEEDS.index(1.0)
+        self.clock.set_speed(SPEEDS[min(max(i + direction, 0), len(SPEEDS) - 1)])
+
+    def _toggle_fullscreen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def toggle_running(self) -> None:
+        self.clock.set_running(not self.clock.running)
+
+    def reset(self) -> None:
+        self.ctrl.reset()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.view.fit()
+
+    # node edits ---------------------------------------------------------------------------------
+    def add_node(self) -> None:
+        self.scene.select_only(self.ctrl.add_node())
+
+    def duplicate_selected(self) -> None:
+        new = self.ctrl.duplicate_nodes(self.scene.selected_ids())
+        if new:
+            self.scene.select_only(new[-1])
+
+    def delete_selected(self) -> None:
+        try:
+            self.ctrl.remove_nodes(self.scene.selected_ids())
+        except ScenarioError as exc:
+            self.show_error("Cannot delete", str(exc))
+
+    def toggle_selected(self) -> None:
+        for node_id in self.scene.selected_ids():
+            self.ctrl.toggle_node(node_id)
+
+    # files --------------------------------------------------------------------------------------
+    def show_error(self, title: str, text: str) -> None:
+        """A window-modal message that does not block the event loop (kept in ``error_box``)."""
+        self.error_box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        self.error_box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.error_box.open()
+
+    def ask_save(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel for unsaved changes (tests replace this method)."""
+        name = self.ctrl.path.name if self.ctrl.path else self.ctrl.scenario.name
+        return QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {name}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the open scenario (saved, discarded or unchanged)."""
+        if not self.ctrl.modified:
+            return True
+        answer = self.ask_save()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def open_scenario(self, scenario: Scenario, path: Path | None) -> bool:
+        if not self.maybe_save():
+            return False
+        self.clock.set_running(False)
+        self.ctrl.replace(scenario, path)
+        self.autosaver.discard()
+        if path is not None:
+            self._remember(path)
+        return True
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a scenario file; a bad one shows its problems and changes nothing."""
+        path = Path(path)
+        try:
+            scenario = load(path)
+        except ScenarioError as exc:
+            self.show_error("Cannot open scenario",
+                            f"{path.name} was not opened:\n\n{exc}\n\nThe open scenario is unchanged.")
+            return False
+        return self.open_scenario(scenario, path.resolve())
+
+    def open_builtin(self, name: str) -> bool:
+        try:
+            scenario = resolve(name)
+        except ScenarioError as exc:
+            self.show_error("Cannot open scenario", str(exc))
+            return False
+        return self.open_scenario(scenario, None)
+
+    def new_file(self) -> None:
+        self.open_scenario(new_scenario(), None)
+
+    def open_dialog(self) -> None:
+        start = str(self.ctrl.path.parent) if self.ctrl.path else str(Path.home())
+        name, _ = QFileDialog.getOpenFileName(self, "Open scenario", start, FILTER)
+        if name:
+            self.open_path(name)
+
+    def save(self) -> bool:
+        if self.ctrl.path is None:
+            return self.save_as()
+        return self.save_to(self.ctrl.path)
+
+    def save_as(self) -> bool:
+        start = str(self.ctrl.path or Path.home() / f"{self.ctrl.scenario.name}.json")
+        name, _ = QFileDialog.getSaveFileName(self, "Save scenario", start, FILTER)
+        return self.save_to(Path(name)) if name else False
+
+    def save_to(self, path: Path) -> bool:
+        """Write the scenario to ``path`` atomically (QSaveFile); on success it becomes the open file."""
+        try:
+            text = dumps(self.ctrl.document())
+        except ScenarioError as exc:
+            self.show_error("Cannot save", str(exc))
+            return False
+        if not self._write(path, text.encode("utf-8")):
+            return False
+        self.ctrl.undo_stack.setClean()
+        self.ctrl.set_path(path.resolve())
+        self.autosaver.discard()
+        self._remember(path.resolve())
+        return True
+
+    def _write(self, path: Path, data: bytes) -> bool:
+        out = QSaveFile(str(path))
+        if out.open(QSaveFile.OpenModeFlag.WriteOnly) and out.write(data) == len(data) and out.commit():
+            return True
+        self.show_error("Cannot save", f"{path}: {out.errorString()}")
+        return False
+
+    def export_csv(self, path: Path) -> bool:
+        """The recorded time series (one row per engine step) as CSV."""
+        return self._write(path, to_csv(self.ctrl.history).encode("utf-8"))
+
+    def export_png(self, path: Path) -> bool:
+        """The charts as they are on screen."""
+        out = QSaveFile(str(path))
+        if out.open(QSaveFile.OpenModeFlag.WriteOnly) and self.charts.grab().save(out, "PNG") and out.commit():
+            return True
+        self.show_error("Cannot export", f"{path}: {out.errorString()}")
+        return False
+
+    def export_csv_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export time series", f"{self.ctrl.scenario.name}.csv",
+                                              "CSV (*.csv)")
+        if name:
+            self.export_csv(Path(name))
+
+    def export_png_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export charts", f"{self.ctrl.scenario.name}.png", "PNG (*.png)")
+        if name:
+            self.export_png(Path(name))
+
+    def _remember(self, path: Path) -> None:
+        recent = [p for p in self._recent() if p != str(path)]
+        self.settings.setValue("recent", [str(path), *recent][:MAX_RECENT])
+        self.settings.setValue("last_file", str(path))
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for name in self._recent():
+            self.recent_menu.addAction(self._action(name, lambda _=False, n=name: self.open_path(n)))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def restore(self, scenario: Scenario, source: Path | None) -> None:
+        """Open autosaved work: it stays marked unsaved, with ``source`` as its file."""
+        self.clock.set_running(False)
+        self.ctrl.replace(scenario, source)
+        self.ctrl.undo_stack.resetClean()
+        self._update_title()
+
+    # comparison ---------------------------------------------------------------------------------
+    def show_compare(self) -> None:
+        from app.compare import CompareWindow
+
+        if self.compare_window is None:
+            self.compare_window = CompareWindow()
+        self.compare_window.show()
+        self.compare_window.raise_()
+
+    # closing ------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.clock.set_running(False)
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.autosaver.discard()
+        if self.compare_window is not None:
+            self.compare_window.close()
+        event.accept()
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, with the names QSettings and QStandardPaths use."""
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setOrganizationName("ScaleLab")
+    app.setApplicationName("ScaleLab")
+    return app
+
+
+def startup_window(args: list[str]) -> MainWindow:
+    """The window ``scalelab [SCENARIO]`` opens: the given file, else the last file, else the default.
+
+    A bad file shows its problems in a dialog over the default scenario.
+    """
+    settings = QSettings()
+    problem = None
+    target = args[0] if args else settings.value("last_file") or None
+    scenario, path = None, None
+    if target:
+        try:
+            scenario = resolve(target)
+            path = Path(target).resolve() if Path(target).exists() else None
+        except ScenarioError as exc:
+            problem = str(exc) if args else None  # a vanished last file is not worth a dialog
+    if scenario is None:
+        scenario = resolve(DEFAULT_SCENARIO)
+    window = MainWindow(scenario, path, settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        window.show_error("Cannot open scenario", f"{target} was not opened:\n\n{problem}")
+    return window
+
+
+def run_app(args: list[str]) -> int:
+    """``scalelab [SCENARIO]``: open the window and run until it closes; returns the exit code."""
+    app = create_app()
+    window = startup_window(args)
+    window.show()
+    crashed = pending()
+    if crashed is not None:
+        scenario, source = crashed
+        answer = QMessageBox.question(
+            window, "Restore unsaved work?",
+            f"ScaleLab did not exit cleanly last time. Restore the unsaved changes to “{scenario.name}”?")
+        if answer == QMessageBox.StandardButton.Yes:
+            window.restore(scenario, source)
+        else:
+            window.autosaver.discard()
+    window.clock.set_running(True)
+    return app.exec()

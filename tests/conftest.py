@@ -1,0 +1,22 @@
+"""Qt tests run without a display: the offscreen platform is chosen before Qt is imported."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def qt_settings(tmp_path, qapp):
+    """QSettings and QStandardPaths isolated in a temporary folder for one test."""
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    QStandardPaths.setTestModeEnabled(True)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    qapp.setOrganizationName("ScaleLabTest")
+    qapp.setApplicationName("ScaleLabTest")
+    return QSettings(str(tmp_path / "settings" / "scalelab.ini"), QSettings.Format.IniFormat)
