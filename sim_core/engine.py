@@ -165,7 +165,6 @@ class StepAccumulator:
     lost: int = 0
     node_offered: np.ndarray = field(init=False)
     busy_s: np.ndarray = field(init=False)  # core-seconds of requests lost mid-step
-    done: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.node_offered = np.zeros(self.n, dtype=_I)
@@ -263,7 +262,7 @@ class Snapshot:
 
 def _lose_requests(state: EngineState, j: int, t: float, acc: StepAccumulator, recorder: _Recorder | None) -> None:
     """The requests in node j at time t are lost; their core time so far still counts as busy."""
-    mine = state.p_node == j
+    mine = (state.p_node == j) & (state.p_dep > t)  # those that left before t were served
     if mine.any():
         started = np.clip(t - np.maximum(state.p_start[mine], acc.t0), 0.0, None)
         acc.busy_s[j] += float(started.sum())
@@ -428,13 +427,6 @@ def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: f
                 choice1, choice2, code = _route(state, params, routable, n_arr, streams.routing)
             _serve(state, params, arr, work, rid, choice1, choice2, code, routable, acc, recorder)
 
-    done = state.p_dep <= t1
-    if done.any():
-        acc.done.append((state.p_arr[done], state.p_start[done], state.p_dep[done], state.p_node[done]))
-        state.served += int(done.sum())
-        keep = ~done
-        state.p_rid, state.p_arr, state.p_start = state.p_rid[keep], state.p_arr[keep], state.p_start[keep]
-        state.p_dep, state.p_node = state.p_dep[keep], state.p_node[keep]
     state.t = t1
 
 
@@ -443,17 +435,22 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
            acc: StepAccumulator, recorder: _Recorder | None) -> None:
     n_arr = arr.size
     n = params.n
-    in_sys = np.bincount(state.p_node, minlength=n).astype(_I)
+    # requests that departed earlier in this step are still listed until finish_step settles them
+    alive_dep, alive_node = state.p_dep, state.p_node
+    if alive_dep.size and alive_dep.min() <= state.t:
+        alive = alive_dep > state.t
+        alive_dep, alive_node = alive_dep[alive], alive_node[alive]
+    in_sys = np.bincount(alive_node, minlength=n).astype(_I)
     # The live count of requests per node is needed when the routing reads it, or when some
     # node could reach its RAM capacity during this interval; otherwise the kernel skips it.
     track = code != kernel.PRE_ROUTED or bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
-    m_sys = state.p_dep.size if track else 0
+    m_sys = alive_dep.size if track else 0
     heap_t = np.empty(m_sys + n_arr if track else 0)
     heap_n = np.empty(heap_t.size, dtype=_I)
     if track:
-        order = np.argsort(state.p_dep, kind="stable")  # a sorted array is a valid min-heap
-        heap_t[:m_sys] = state.p_dep[order]
-        heap_n[:m_sys] = state.p_node[order]
+        order = np.argsort(alive_dep, kind="stable")  # a sorted array is a valid min-heap
+        heap_t[:m_sys] = alive_dep[order]
+        heap_n[:m_sys] = alive_node[order]
     out_node = np.empty(n_arr, dtype=_I)
     out_start = np.empty(n_arr)
     out_dep = np.empty(n_arr)
@@ -476,12 +473,15 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     acc.node_offered += np.bincount(out_node, minlength=n)
     if recorder is not None:
         recorder.add(rid, arr, out_node, out_start, out_dep, out_status, choice1, choice2)
-    if accepted.any():
-        state.p_rid = np.concatenate((state.p_rid, rid[accepted]))
-        state.p_arr = np.concatenate((state.p_arr, arr[accepted]))
-        state.p_start = np.concatenate((state.p_start, out_start[accepted]))
-        state.p_dep = np.concatenate((state.p_dep, out_dep[accepted]))
-        state.p_node = np.concatenate((state.p_node, out_node[accepted]))
+    if rejected + lost:
+        rid, arr, out_start, out_dep, out_node = (
+            rid[accepted], arr[accepted], out_start[accepted], out_dep[accepted], out_node[accepted])
+    if rid.size:
+        state.p_rid = np.concatenate((state.p_rid, rid))
+        state.p_arr = np.concatenate((state.p_arr, arr))
+        state.p_start = np.concatenate((state.p_start, out_start))
+        state.p_dep = np.concatenate((state.p_dep, out_dep))
+        state.p_node = np.concatenate((state.p_node, out_node))
 
 
 def advance(state: EngineState, params: ClusterParams, streams: Streams, t_stop: float, acc: StepAccumulator,
@@ -500,18 +500,17 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     t0, t1 = acc.t0, state.t
     dt = t1 - t0
     n = params.n
-    if acc.done:
-        arr, start, dep, node = (np.concatenate(c) for c in zip(*acc.done, strict=True))
-    else:
-        arr = start = dep = np.empty(0)
-        node = np.empty(0, dtype=_I)
-    latencies = dep - arr
     busy = acc.busy_s.copy()
-    on_node = node >= 0  # -1: the node was removed during the step
-    overlap = np.clip(np.minimum(dep, t1) - np.maximum(start, t0), 0.0, None)
-    busy += np.bincount(node[on_node], weights=overlap[on_node], minlength=n)
-    busy += np.bincount(state.p_node, minlength=n,
-                        weights=np.clip(np.minimum(state.p_dep, t1) - np.maximum(state.p_start, t0), 0.0, None))
+    node_served = np.zeros(n, dtype=_I)
+    queue = np.zeros(n, dtype=_I)
+    in_flight = np.zeros(n, dtype=_I)
+    lat_out = np.empty(state.p_dep.size)
+    kept, done = kernel.settle(state.p_arr, state.p_start, state.p_dep, state.p_node, state.p_rid, t0, t1,
+                               busy, node_served, queue, in_flight, lat_out)
+    state.p_arr, state.p_start, state.p_dep = state.p_arr[:kept], state.p_start[:kept], state.p_dep[:kept]
+    state.p_node, state.p_rid = state.p_node[:kept], state.p_rid[:kept]
+    state.served += done
+    latencies = lat_out[:done]
     per_s = 1.0 / dt if dt > 0 else 0.0
     utilization = np.clip(busy * per_s / params.cores, 0.0, 1.0) if dt > 0 else np.zeros(n)
 
@@ -535,12 +534,12 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
         availability_total=state.served / ended_total if ended_total else np.nan,
         cost_per_hour=cost_per_hour, cost_total=state.cost_total,
         utilization=utilization,
-        queue=np.bincount(state.p_node[state.p_start > t1], minlength=n),
-        in_flight=np.bincount(state.p_node, minlength=n),
+        queue=queue,
+        in_flight=in_flight,
         state=state.state.copy(),
         storage_used_gb=state.storage_used_kb / STORAGE_KB_PER_GB,
         node_offered=acc.node_offered * per_s,
-        node_served=np.bincount(node[on_node], minlength=n) * per_s,
+        node_served=node_served * per_s,
         latencies=latencies,
     )
 
@@ -719,7 +718,8 @@ class Simulation:
         for name in ("state", "routable", "route_at", "route_to", "up_at", "storage_used_kb"):
             setattr(s, name, np.delete(getattr(s, name), i))
         s.core_free = np.delete(s.core_free, i, axis=0)
-        s.p_node = np.where(s.p_node > i, s.p_node - 1, s.p_node)
+        # its requests that completed earlier in this step still count as served, under no node
+        s.p_node = np.where(s.p_node == i, -1, np.where(s.p_node > i, s.p_node - 1, s.p_node))
         nodes = list(self._scenario.nodes)
         removed = nodes.pop(i)
         self._overrides.pop(removed.name, None)
@@ -728,9 +728,6 @@ class Simulation:
         self._acc.node_offered = np.delete(self._acc.node_offered, i)
         self._acc.busy_s = np.delete(self._acc.busy_s, i)
         self._acc.n -= 1
-        # requests of node i finished this step still count as served, under no node
-        self._acc.done = [(a, st, d, np.where(nd == i, -1, np.where(nd > i, nd - 1, nd)))
-                          for a, st, d, nd in self._acc.done]
 
     def _grow_acc(self) -> None:
         self._acc.node_offered = np.append(self._acc.node_offered, 0)

@@ -201,6 +201,46 @@ def serve(
     lc_ptr[0] = ptr
 
 
+@njit(cache=True, nogil=True)
+def settle(p_arr, p_start, p_dep, p_node, p_rid, t0, t1, busy, served, queue, in_flight, lat_out):
+    """End of a step at ``t1``: take the requests that departed out of the system, in one pass.
+
+    The pending arrays (M,) are compacted in place to the requests still in the system; the
+    function returns how many remain and how many completed. The completed ones' latencies
+    (s) go to ``lat_out[:done]`` in order. Per node (n,): ``busy`` gains the core-seconds spent
+    in [t0, t1], ``served`` the completions, ``queue`` and ``in_flight`` the requests waiting
+    and in the node at t1. A completed request with node -1 (its node was removed) counts only
+    as served.
+    """
+    kept = 0
+    done = 0
+    for i in range(p_dep.shape[0]):
+        d = p_dep[i]
+        s = p_start[i]
+        j = p_node[i]
+        lo = s if s > t0 else t0
+        if d <= t1:
+            lat_out[done] = d - p_arr[i]
+            done += 1
+            if j >= 0:
+                served[j] += 1
+                if d > lo:
+                    busy[j] += d - lo
+            continue
+        if t1 > lo:
+            busy[j] += t1 - lo
+        in_flight[j] += 1
+        if s > t1:
+            queue[j] += 1
+        p_arr[kept] = p_arr[i]
+        p_start[kept] = s
+        p_dep[kept] = d
+        p_node[kept] = j
+        p_rid[kept] = p_rid[i]
+        kept += 1
+    return kept, done
+
+
 def warm_up() -> None:
     """Compile (or load from numba's cache) the kernel on a tiny input."""
     one = np.zeros(1)
@@ -213,3 +253,6 @@ def warm_up() -> None:
         np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True,
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
     )
+    i1 = np.zeros(1, dtype=np.int64)
+    settle(np.zeros(1), np.zeros(1), np.ones(1), i1.copy(), i1.copy(), 0.0, 0.5, np.zeros(1), i1.copy(), i1.copy(),
+           i1.copy(), np.zeros(1))

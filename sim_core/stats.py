@@ -49,14 +49,12 @@ def summarize(counts: np.ndarray, total_s: float) -> LatencySummary:
     if n == 0:
         return LatencySummary(np.nan, np.nan, np.nan, np.nan, 0)
     cum = np.cumsum(counts)
-    values = []
-    for q in QUANTILES:
-        rank = q * n
-        b = int(np.searchsorted(cum, rank, side="left"))
-        below = cum[b - 1] if b > 0 else 0
-        frac = (rank - below) / counts[b] if counts[b] else 0.0
-        values.append(float(EDGES_S[b] + frac * (EDGES_S[b + 1] - EDGES_S[b])))  # linear inside the bin
-    return LatencySummary(values[0], values[1], values[2], total_s / n, n)
+    ranks = np.asarray(QUANTILES) * n
+    b = np.searchsorted(cum, ranks, side="left")
+    below = cum[b] - counts[b]
+    frac = (ranks - below) / counts[b]  # counts[b] > 0: the rank falls inside bin b
+    p50, p95, p99 = EDGES_S[b] + frac * (EDGES_S[b + 1] - EDGES_S[b])  # linear inside the bin
+    return LatencySummary(float(p50), float(p95), float(p99), total_s / n, n)
 
 
 class LatencyWindow:
