@@ -213,7 +213,8 @@ def format_figure(key: str, value: float) -> str:
 class Readout(QWidget):
     """The current figures in large type; ``numbers[key]`` holds exactly what each label shows."""
 
-    def __init__(self, controller: SimController, parent: QWidget | None = None):
+    def __init__(self, controller: SimController, parent: QWidget | None = None,
+                 keys: tuple[str, ...] | None = None, per_row: int = 6):
         super().__init__(parent)
         self.ctrl = controller
         self.numbers: dict[str, float | str] = {}
@@ -222,8 +223,8 @@ class Readout(QWidget):
         grid.setContentsMargins(6, 2, 6, 2)
         grid.setHorizontalSpacing(14)
         grid.setVerticalSpacing(0)
-        per_row = 6
-        for k, (key, caption, unit) in enumerate(READOUT):
+        shown = [row for row in READOUT if keys is None or row[0] in keys]
+        for k, (key, caption, unit) in enumerate(shown):
             cell = QWidget()
             box = QVBoxLayout(cell)
             box.setContentsMargins(0, 0, 0, 0)
@@ -259,6 +260,8 @@ class Readout(QWidget):
                            availability=snap.availability * 100.0, cost=snap.cost_per_hour,
                            queued=int(snap.queue.sum()), lost_total=int(snap.lost_total))
         for key, value in figures.items():
+            if key not in self.labels:
+                continue
             self.numbers[key] = value
             text = format_figure(key, value)
             if self.labels[key].text() != text:

@@ -144,10 +144,11 @@ class MainWindow(QMainWindow):
         self.act_reset = a("&Reset", self.reset, "Ctrl+R", "Back to t = 0 with the current cluster")
         self.act_faster = a("&Faster", lambda: self._nudge_speed(1), "Ctrl+]")
         self.act_slower = a("S&lower", lambda: self._nudge_speed(-1), "Ctrl+[")
-        self.act_click_fails = a("&Click fails nodes", self._set_click_fails, tip="A click on a node fails or "
+        self.act_click_fails = a("&Click fails nodes", lambda: None, tip="A click on a node fails or "
                                  "recovers it; off: a click only selects it")
         self.act_click_fails.setCheckable(True)
         self.act_click_fails.setChecked(True)
+        self.act_click_fails.toggled.connect(self._set_click_fails)
         self.act_fit = a("&Fit cluster", self.view.fit, "Ctrl+0")
         self.act_zoom_in = a("Zoom &in", lambda: self.view.zoom(1.25), K.ZoomIn)
         self.act_zoom_out = a("Zoom &out", lambda: self.view.zoom(0.8), K.ZoomOut)

@@ -20,3 +20,14 @@ def qt_settings(tmp_path, qapp):
     qapp.setOrganizationName("ScaleLabTest")
     qapp.setApplicationName("ScaleLabTest")
     return QSettings(str(tmp_path / "settings" / "scalelab.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_dialogs(monkeypatch):
+    """A modal question would hang an offscreen test: fail instead."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"unexpected modal dialog: {args[1:3]}")
+
+    monkeypatch.setattr(QMessageBox, "question", refuse)

@@ -1,0 +1,236 @@
+"""Side by side: a vertical and a horizontal cluster under the same traffic and the same seed.
+
+Each lesson pairs a one-server scenario with a seven-node one. The vertical side gets the
+horizontal side's workload, seed and timed failures (applied to its single server), so the
+two engines draw exactly the same arrivals; one SimClock steps both in lockstep and the
+charts of a row share their axes, so the three gains of horizontal scaling read at a glance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.canvas import ClusterScene, ClusterView
+from app.charts import COLOURS, WINDOW_S, Readout, window_start
+from app.controller import SPEEDS, SimClock, SimController
+from sim_core.engine import DOWN
+from sim_core.scenario import Event, Scenario, resolve
+
+LESSONS = (  # title, vertical built-in, horizontal built-in
+    ("The slide: 50 req/s on 1 × 4 CPU or 7 × 1 CPU", "vertical-4cpu", "horizontal-7x1"),
+    ("Gain 1, scalability: traffic ramps from 5 to 60 req/s", "vertical-4cpu", "gain-scalability"),
+    ("Gain 2, concurrency: a burst of 50 requests at 30 s", "gain-concurrency-vertical", "gain-concurrency"),
+    ("Gain 3, fault tolerance: a server fails at 30 s", "vertical-4cpu", "gain-fault-tolerance"),
+)
+ROWS = (  # title, unit, curves: (history key, label)
+    ("Requests/s (1 s average)", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
+                                           ("lost", "lost"))),
+    ("Latency p95 (last 10 s)", "ms", (("p95", "p95"),)),
+    ("Availability (last 10 s)", "%", (("availability", "availability"),)),
+)
+
+
+def lesson_pair(vertical_name: str, horizontal_name: str) -> tuple[Scenario, Scenario]:
+    """The two scenarios of a lesson, the vertical one given the horizontal one's traffic, seed and failures."""
+    horizontal = resolve(horizontal_name)
+    vertical = resolve(vertical_name)
+    server = vertical.nodes[0].name
+    events = [Event(at_s=e.at_s, action=e.action, node=server) for e in horizontal.events if e.action != "resize"]
+    vertical = vertical.model_copy(update={"workload": horizontal.workload, "seed": horizontal.seed,
+                                           "events": events, "duration_s": horizontal.duration_s})
+    return vertical, horizontal
+
+
+class CompareCharts(pg.GraphicsLayoutWidget):
+    """Rows of charts (throughput, p95, availability), one column per cluster, each row on shared axes."""
+
+    def __init__(self, controllers: list[SimController], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctrls = controllers
+        self.plots: list[list[pg.PlotItem]] = []
+        self.curves: list[dict[str, pg.PlotDataItem]] = [{} for _ in controllers]
+        for r, (title, unit, curves) in enumerate(ROWS):
+            row = []
+            for c, _ctrl in enumerate(controllers):
+                plot = self.addPlot(row=r, col=c, title=title)
+                plot.setLabel("left", unit)
+                plot.getAxis("left").enableAutoSIPrefix(False)
+                plot.showGrid(x=True, y=True, alpha=0.25)
+                plot.setMenuEnabled(False)
+                plot.setMouseEnabled(x=False, y=False)
+                plot.hideButtons()
+                if len(curves) > 1:
+                    plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=4, brush=(255, 255, 255, 210))
+                for key, label in curves:
+                    style = Qt.PenStyle.DashLine if key == "offered" else Qt.PenStyle.SolidLine
+                    pen = pg.mkPen(COLOURS[key], width=2, style=style)
+                    self.curves[c][key] = plot.plot([], [], pen=pen, name=label)
+                if row:
+                    plot.setYLink(row[0])
+                if self.plots:
+                    plot.setXLink(self.plots[0][0])
+                row.append(plot)
+            self.plots.append(row)
+        self.plots[0][0].setLabel("bottom", "simulated time", units="s")
+        self.plots[2][0].setYRange(0, 100.5, padding=0)
+
+    def refresh(self) -> None:
+        """Redraw both columns from their histories; y ranges cover both, so heights compare."""
+        tops = np.zeros(len(ROWS))
+        t_end = 0.0
+        for c, ctrl in enumerate(self.ctrls):
+            h = ctrl.history
+            t_all = h.column("t")
+            if t_all.size == 0:
+                for curve in self.curves[c].values():
+                    curve.setData([], [])
+                continue
+            k = window_start(t_all, WINDOW_S + 1.0)
+            t = t_all[k:]
+            rates = h.rates()
+            series = {name: rates[name][k:] for name in ("offered", "served", "rejected", "lost")}
+            series["p95"] = h.column("p95_ms")[k:]
+            series["availability"] = h.column("availability_pct")[k:]
+            for key, curve in self.curves[c].items():
+                curve.setData(t, series[key], connect="finite")
+            for r, names in enumerate((("offered", "served"), ("p95",))):
+                values = np.concatenate([series[n] for n in names])
+                if np.isfinite(values).any():
+                    tops[r] = max(tops[r], float(np.nanmax(values)))
+            t_end = max(t_end, float(t[-1]))
+        for r in range(2):
+            self.plots[r][0].setYRange(0, max(tops[r], 1.0) * 1.35, padding=0)
+        right = max(t_end, WINDOW_S)
+        self.plots[0][0].setXRange(right - WINDOW_S, right, padding=0)
+
+
+class ClusterSide(QWidget):
+    """One column of the comparison: title, canvas, big figures and a fail/recover button."""
+
+    def __init__(self, controller: SimController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctrl = controller
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 13pt; font-weight: 600;")
+        self.title.setWordWrap(True)
+        layout.addWidget(self.title)
+        self.scene = ClusterScene(controller, self)
+        self.view = ClusterView(self.scene)
+        self.view.setMinimumHeight(200)
+        layout.addWidget(self.view, 1)
+        self.readout = Readout(controller, keys=("served", "rejected", "lost", "p95", "availability", "cost",
+                                                 "nodes_up", "lost_total"), per_row=4)
+        layout.addWidget(self.readout)
+        self.fail_button = QPushButton()
+        self.fail_button.clicked.connect(self.toggle_first)
+        layout.addWidget(self.fail_button)
+        controller.scenario_replaced.connect(self.refresh)
+        controller.node_state_changed.connect(lambda _i: self.refresh())
+        controller.stepped.connect(lambda _s: self.refresh())
+        self.refresh()
+
+    def target(self) -> int:
+        """The node the button fails: the middle one."""
+        ids = self.ctrl.node_ids
+        return ids[len(ids) // 2]
+
+    def toggle_first(self) -> None:
+        self.ctrl.toggle_node(self.target())
+
+    def refresh(self) -> None:
+        nodes = self.ctrl.scenario.nodes
+        kind = "Vertical" if len(nodes) == 1 else "Horizontal"
+        price = sum(n.price_per_hour for n in nodes)
+        text = f"{kind}: {len(nodes)} × {nodes[0].spec_label()} — ${price:.4f}/h"
+        if self.title.text() != text:
+            self.title.setText(text)
+        name = self.ctrl.node(self.target()).name
+        down = self.ctrl.node_state(self.target()) == DOWN
+        label = f"Recover {name}" if down else f"Fail {name}"
+        if self.fail_button.text() != label:
+            self.fail_button.setText(label)
+
+
+class CompareWindow(QWidget):
+    """The comparison view: a lesson picker, play/pause/reset/speed, two cluster columns and shared charts."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle("Vertical vs horizontal — ScaleLab")
+        vertical, horizontal = lesson_pair(*LESSONS[0][1:])
+        self.vertical = SimController(vertical, parent=self)
+        self.horizontal = SimController(horizontal, parent=self)
+        self.clock = SimClock([self.vertical, self.horizontal], self)
+        layout = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.lesson = QComboBox()
+        for title, _v, _h in LESSONS:
+            self.lesson.addItem(title)
+        self.lesson.setAccessibleName("lesson")
+        self.lesson.currentIndexChanged.connect(self.set_lesson)
+        self.play = QPushButton("Play")
+        self.play.clicked.connect(lambda: self.clock.set_running(not self.clock.running))
+        self.clock.running_changed.connect(lambda on: self.play.setText("Pause" if on else "Play"))
+        reset = QPushButton("Reset")
+        reset.clicked.connect(self.reset)
+        self.speed = QComboBox()
+        for speed in SPEEDS:
+            self.speed.addItem(f"{speed:g}× speed", speed)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.currentIndexChanged.connect(lambda i: self.clock.set_speed(SPEEDS[i]))
+        self.note = QLabel("Same traffic, same seed: both clusters receive exactly the same requests.")
+        self.note.setStyleSheet("color: #5b6775;")
+        for widget in (QLabel("Lesson:"), self.lesson, self.play, reset, self.speed):
+            bar.addWidget(widget)
+        bar.addWidget(self.note, 1)
+        layout.addLayout(bar)
+        grid = QGridLayout()
+        self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
+        for c, side in enumerate(self.sides):
+            grid.addWidget(side, 0, c)
+        self.charts = CompareCharts([self.vertical, self.horizontal])
+        self.charts.setMinimumHeight(420)
+        grid.addWidget(self.charts, 1, 0, 1, 2)
+        grid.setRowStretch(0, 4)
+        grid.setRowStretch(1, 6)
+        layout.addLayout(grid, 1)
+        self.clock.ticked.connect(self.sides[0].scene.animate)
+        self.clock.ticked.connect(self.sides[1].scene.animate)
+        self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
+        self.resize(1500, 1000)
+
+    def set_lesson(self, index: int) -> None:
+        """Load lesson ``index`` of LESSONS on both sides, from t = 0."""
+        vertical, horizontal = lesson_pair(*LESSONS[index][1:])
+        self.vertical.replace(vertical)
+        self.horizontal.replace(horizontal)
+        self.charts.refresh()
+        for side in self.sides:
+            side.view.fit()
+
+    def reset(self) -> None:
+        self.vertical.reset()
+        self.horizontal.reset()
+        self.charts.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        for side in self.sides:
+            side.view.fit()
+
+    def closeEvent(self, event) -> None:
+        self.clock.set_running(False)
+        super().closeEvent(event)
