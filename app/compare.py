@@ -53,7 +53,7 @@ def lesson_pair(vertical_name: str, horizontal_name: str) -> tuple[Scenario, Sce
 
 
 class CompareCharts(pg.GraphicsLayoutWidget):
-    """Rows of charts (throughput, p95, availability), one column per cluster, each row on shared axes."""
+    """Rows of charts (throughput, p95, availability), one column per cluster; a row shares its axes."""
 
     def __init__(self, controllers: list[SimController], parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,14 +76,14 @@ class CompareCharts(pg.GraphicsLayoutWidget):
                     style = Qt.PenStyle.DashLine if key == "offered" else Qt.PenStyle.SolidLine
                     pen = pg.mkPen(COLOURS[key], width=2, style=style)
                     self.curves[c][key] = plot.plot([], [], pen=pen, name=label)
-                if row:
-                    plot.setYLink(row[0])
-                if self.plots:
-                    plot.setXLink(self.plots[0][0])
+                if self.plots or row:
+                    plot.setXLink(self.plots[0][0] if self.plots else row[0])
                 row.append(plot)
             self.plots.append(row)
-        self.plots[0][0].setLabel("bottom", "simulated time", units="s")
-        self.plots[2][0].setYRange(0, 100.5, padding=0)
+        for plot in self.plots[-1]:
+            plot.setLabel("bottom", "simulated time", units="s")
+        for plot in self.plots[2]:
+            plot.setYRange(0, 100.5, padding=0)
 
     def refresh(self) -> None:
         """Redraw both columns from their histories; y ranges cover both, so heights compare."""
@@ -109,8 +109,9 @@ class CompareCharts(pg.GraphicsLayoutWidget):
                 if np.isfinite(values).any():
                     tops[r] = max(tops[r], float(np.nanmax(values)))
             t_end = max(t_end, float(t[-1]))
-        for r in range(2):
-            self.plots[r][0].setYRange(0, max(tops[r], 1.0) * 1.35, padding=0)
+        for r in range(2):  # the same y range across a row
+            for plot in self.plots[r]:
+                plot.setYRange(0, max(tops[r], 1.0) * 1.35, padding=0)
         right = max(t_end, WINDOW_S)
         self.plots[0][0].setXRange(right - WINDOW_S, right, padding=0)
 
