@@ -362,14 +362,14 @@ def _route(state: EngineState, params: ClusterParams, routable: np.ndarray, n: i
     if policy == "random":
         return routable[rng.integers(0, m, n)], _EMPTY_I, kernel.PRE_ROUTED
     if policy == "round_robin":
-        idx = (state.rr_next + np.arange(n)) % m
-        state.rr_next = int((state.rr_next + n) % m)
-        return routable[idx], _EMPTY_I, kernel.PRE_ROUTED
+        start = state.rr_next % m
+        state.rr_next = (start + n) % m
+        return _cycle(routable, start, n), _EMPTY_I, kernel.PRE_ROUTED
     if policy == "weighted":
         schedule = _weighted_schedule(state, routable, params.cores)
-        idx = (state.wrr_next + np.arange(n)) % schedule.size
-        state.wrr_next = int((state.wrr_next + n) % schedule.size)
-        return schedule[idx], _EMPTY_I, kernel.PRE_ROUTED
+        start = state.wrr_next
+        state.wrr_next = (start + n) % schedule.size
+        return _cycle(schedule, start, n), _EMPTY_I, kernel.PRE_ROUTED
     if policy == "power_of_two":
         first = rng.integers(0, m, n)
         if m == 1:
@@ -382,6 +382,12 @@ def _route(state: EngineState, params: ClusterParams, routable: np.ndarray, n: i
 
 
 _EMPTY_I = np.zeros(0, dtype=_I)
+
+
+def _cycle(order: np.ndarray, start: int, n: int) -> np.ndarray:
+    """``n`` entries of ``order`` repeated cyclically from index ``start`` (a tiled copy, no modulo)."""
+    rotated = np.concatenate((order[start:], order[:start]))
+    return np.tile(rotated, -(-n // rotated.size))[:n]
 
 
 # --- time stepping -----------------------------------------------------------------------
