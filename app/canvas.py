@@ -39,7 +39,7 @@ LINK = QColor("#9aa5b1")
 DOT = QColor("#1976d2")
 DOT_LOST = QColor("#d32f2f")
 HUB_FILL = QColor("#e3ecf7")
-NODE_REFRESH_S = 0.1  # node boxes redraw at most this often (wall seconds)
+BOXES_PER_STEP = 50  # node boxes refreshed per engine tick, in turn, to spread the repaint cost
 DOT_TRAVEL_S = 0.8  # wall seconds a dot takes along a link
 MAX_DOTS_PER_S = 5.0  # on the busiest balancer -> node link
 
@@ -228,6 +228,7 @@ class LinksItem(QGraphicsItem):
         self._path = QPainterPath()
         self._dead_path = QPainterPath()
         self.setZValue(-2)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # dots move above it every frame
 
     def set_links(self, starts: np.ndarray, ends: np.ndarray, dead: np.ndarray) -> None:
         self.prepareGeometryChange()
@@ -355,7 +356,7 @@ class ClusterScene(QGraphicsScene):
         self.setBackgroundBrush(BACKGROUND)
         self._press: dict[int, QPointF] = {}
         self._press_item: NodeItem | None = None
-        self._since_refresh = NODE_REFRESH_S
+        self._next_box = 0
         self._links_dirty = False
         self._speed = 1.0
         c = controller
@@ -473,29 +474,32 @@ class ClusterScene(QGraphicsScene):
             counts[0] += snap.offered * snap.dt
             counts[1:] += snap.node_offered * snap.dt
         self.flow.emit_requests(counts, self._tick_wall_s)
-        if self._since_refresh >= NODE_REFRESH_S:
+        n = len(self.items_by_id)
+        if n <= BOXES_PER_STEP:
             self.refresh_live()
+        else:
+            self.refresh_live(self._next_box, self._next_box + BOXES_PER_STEP)
+            self._next_box = (self._next_box + BOXES_PER_STEP) % n
 
     _tick_wall_s = 0.0
 
     def animate(self, wall_s: float) -> None:
         """Called every clock tick with the wall seconds elapsed: move dots, throttle box redraws."""
         self._tick_wall_s = wall_s
-        self._since_refresh += wall_s
         self.flow.animate(wall_s)
 
-    def refresh_live(self) -> None:
-        """Show the latest utilization (1 s average), queue and state on every box."""
-        self._since_refresh = 0.0
+    def refresh_live(self, first: int = 0, stop: int | None = None) -> None:
+        """Show the latest utilization (1 s average), queue and state on boxes ``first:stop`` (engine order)."""
         last = self.ctrl.last
         items = self.node_items()
         states = self.ctrl.sim.node_state
+        part = slice(first, stop)
         if last is None or last.queue.size != len(items):
-            for item, state in zip(items, states, strict=True):
+            for item, state in zip(items[part], states[part], strict=True):
                 item.set_live(0.0, 0, int(state))
         else:
             util = self.ctrl.history.recent_utilization()
-            for item, u, q, state in zip(items, util, last.queue, states, strict=True):
+            for item, u, q, state in zip(items[part], util[part], last.queue[part], states[part], strict=True):
                 item.set_live(float(u), int(q), int(state))
         dead = np.concatenate(([False], states == DOWN))
         if not np.array_equal(dead, self.links.dead):

@@ -17,8 +17,9 @@ from app.controller import SimController
 from app.history import History
 
 WINDOW_S = 60.0  # simulated seconds shown
+PAGE_S = 5.0  # the shown window moves on by this much at a time
 MAX_HEAT_COLUMNS = 240
-CURVES_UP_TO = 12  # more nodes than this: a heat strip instead of one curve per node
+CURVES_UP_TO = 4  # more nodes than this: a heat strip (one row per node) instead of curves
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
     "p50": "#1e88e5", "p95": "#8e24aa", "p99": "#d81b60",
@@ -48,6 +49,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.ctrl = controller
         self.window_s = window_s
+        # repaint the rectangles of the curves that changed, not the whole widget with its axes
+        self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.markers: list[pg.InfiniteLine] = []
         self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=4)
         self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
@@ -88,7 +91,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         if legend_columns:
             plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=legend_columns, brush=(255, 255, 255, 210))
         plot.setLabel("bottom", "simulated time", units="s")
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.showGrid(x=False, y=False)  # a grid is drawn by the axes: every curve update would repaint them
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
@@ -131,7 +134,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
                                pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1,
                                             style=Qt.PenStyle.DotLine),
                                label=("✕ " if failed else "↺ ") + name,
-                               labelOpts={"position": 0.92, "color": "#1d2733", "fill": (255, 255, 255, 200)})
+                               labelOpts={"position": 0.7, "color": "#1d2733", "fill": (255, 255, 255, 200)})
         self.throughput.addItem(line)
         self.markers.append(line)
         while len(self.markers) > 20:
@@ -146,7 +149,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
                 curve.setData([], [])
             self.throughput.setXRange(0, self.window_s, padding=0)
             return
-        k = window_start(t_all, self.window_s + 1.0)
+        k = window_start(t_all, self.window_s + PAGE_S)
         t = t_all[k:]
         rates = h.rates()
         for name in ("offered", "served", "rejected", "lost"):
@@ -159,7 +162,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.curves["availability"].setData(t, h.column("availability_pct")[k:], connect="finite")
         cost = h.column("cost_per_hour")[k:]
         self.curves["cost"].setData(t, cost)
-        self.cost.setYRange(0, max(float(np.nanmax(cost)), 1e-4) * 1.25, padding=0)
+        _headroom(self.cost, cost)
         if self.node_curves and h.n_nodes == len(self.node_curves):
             util = h.smoothed_utilization(k)
             for j, curve in enumerate(self.node_curves):
@@ -169,14 +172,27 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             cols = heat_columns(util, MAX_HEAT_COLUMNS)
             self.heat.setImage(cols, autoLevels=False)
             self.heat.setRect(QRectF(t[0], 0, max(t[-1] - t[0], 1e-6), util.shape[1]))
-        right = max(t[-1], self.window_s)
-        self.throughput.setXRange(right - self.window_s, right, padding=0)
+        right = page_right(float(t[-1]), self.window_s, PAGE_S)
+        if self.throughput.viewRange()[0][1] != right:
+            self.throughput.setXRange(right - self.window_s, right, padding=0)
 
 
 def _headroom(plot: pg.PlotItem, *series: np.ndarray) -> None:
-    """Y from 0 to 35% above the highest value, leaving the top for the legend."""
-    top = max((float(np.nanmax(v)) for v in series if v.size and np.isfinite(v).any()), default=1.0)
-    plot.setYRange(0, max(top, 1e-3) * 1.35, padding=0)
+    """Y from 0 to ~35% above the highest value (room for the legend).
+
+    The range only changes when the data outgrows it or shrinks below a third of it, so the
+    axis is not redrawn on every frame.
+    """
+    high = max((float(np.nanmax(v)) for v in series if v.size and np.isfinite(v).any()), default=0.0)
+    high = max(high, 1e-3)
+    top = plot.viewRange()[1][1]
+    if high * 1.05 > top or high * 3 < top:
+        plot.setYRange(0, high * 1.35, padding=0)
+
+
+def page_right(t: float, window_s: float, page_s: float) -> float:
+    """Right edge of the x range: the window moves by whole pages, so axes redraw once a page."""
+    return max(window_s, math.ceil(t / page_s - 1e-9) * page_s)
 
 
 READOUT = (  # key, caption, unit

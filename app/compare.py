@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import ClusterScene, ClusterView
-from app.charts import COLOURS, WINDOW_S, Readout, window_start
+from app.charts import COLOURS, PAGE_S, WINDOW_S, Readout, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
 from sim_core.engine import DOWN
 from sim_core.scenario import Event, Scenario, resolve
@@ -96,7 +96,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
                 for curve in self.curves[c].values():
                     curve.setData([], [])
                 continue
-            k = window_start(t_all, WINDOW_S + 1.0)
+            k = window_start(t_all, WINDOW_S + PAGE_S)
             t = t_all[k:]
             rates = h.rates()
             series = {name: rates[name][k:] for name in ("offered", "served", "rejected", "lost")}
@@ -112,7 +112,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         for r in range(2):  # the same y range across a row
             for plot in self.plots[r]:
                 plot.setYRange(0, max(tops[r], 1.0) * 1.35, padding=0)
-        right = max(t_end, WINDOW_S)
+        right = page_right(t_end, WINDOW_S, PAGE_S)
         self.plots[0][0].setXRange(right - WINDOW_S, right, padding=0)
 
 

@@ -22,7 +22,7 @@ from sim_core.engine import DOWN, Simulation, Snapshot
 from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload, validate_data
 
 STEP_S = 0.05  # simulated seconds per engine step at normal speeds
-MAX_STEPS_PER_TICK = 8  # above this, steps get longer rather than more numerous
+MAX_STEPS_PER_TICK = 4  # above this, steps get longer rather than more numerous
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # x real time
 
 

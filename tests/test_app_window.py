@@ -288,10 +288,10 @@ def test_speed_and_dropped_frames(window, monkeypatch):
     monkeypatch.setattr(window.clock, "BUDGET_S", 0.0)  # every tick is over budget
     t0 = window.ctrl.sim.t
     window.clock.tick(0.05)
-    assert window.ctrl.sim.t - t0 == pytest.approx(5.0 / 8)  # one step of the eight ran
-    assert window.clock.dropped_s == pytest.approx(5.0 * 7 / 8)
+    assert window.ctrl.sim.t - t0 == pytest.approx(5.0 / 4)  # one step of the four ran
+    assert window.clock.dropped_s == pytest.approx(5.0 * 3 / 4)
     window.clock.tick(3.0)  # a stall of 3 s is not caught up
-    assert window.ctrl.sim.t - t0 < 5.0 / 8 + 10.0 / 8 + 1e-9
+    assert window.ctrl.sim.t - t0 < 5.0 / 4 + 10.0 / 4 + 1e-9
 
 
 def test_export_csv_and_png(window, tmp_path):
