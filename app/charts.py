@@ -54,7 +54,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.markers: list[pg.InfiniteLine] = []
         self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=4)
         self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
-        self.utilization = self._plot(1, 0, "Utilization per node (1 s average)", "%")
+        self.utilization = self._plot(1, 0, "Utilization per node", "%")
         self.queue = self._plot(1, 1, "Waiting requests (queue)", "requests")
         self.availability = self._plot(2, 0, "Availability (last 10 s)", "%")
         self.cost = self._plot(2, 1, "Cost", "$/h")
@@ -117,8 +117,10 @@ class ChartPanel(pg.GraphicsLayoutWidget):
                 pen = pg.mkPen(pg.intColor(k, hues=max(n, 7), maxValue=200), width=1.5)
                 self.node_curves.append(self.utilization.plot([], [], pen=pen, name=node.name))
             self.utilization.setLabel("left", "%")
+            self.utilization.setYRange(0, 100.5, padding=0)
         else:
-            self.utilization.setLabel("left", "node")
+            self.utilization.setLabel("left", "node (row), green idle → red busy")
+            self.utilization.setYRange(0, n, padding=0)
         self.heat.clear()
         if not self.ctrl.history.size:
             for marker in self.markers:
