@@ -93,9 +93,10 @@ def test_history_rates_are_the_engine_counts_over_the_last_second():
     assert util[-1, 0] == pytest.approx(expected)
 
 
-def test_the_pyside6_guard_keeps_many_signals_from_crashing():
+def test_the_installed_pyside6_survives_many_signals():
+    # PySide6 6.12.0 on Python 3.11 drops a reference to True per signal and aborts the
+    # interpreter after a few thousand; pyproject.toml excludes it, and this catches a relapse
     code = (
-        "import app\n"
         "from PySide6.QtCore import QCoreApplication, QObject, Signal\n"
         "class A(QObject):\n"
         "    s = Signal(object)\n"
