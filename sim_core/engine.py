@@ -449,7 +449,9 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     in_sys = np.bincount(alive_node, minlength=n).astype(_I)
     # The live count of requests per node is needed when the routing reads it, or when some
     # node could reach its RAM capacity during this interval; otherwise the kernel skips it.
-    track = code != kernel.PRE_ROUTED or bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
+    track = code != kernel.PRE_ROUTED
+    if not track and in_sys.max() + n_arr > params.capacity.min():
+        track = bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
     m_sys = alive_dep.size if track else 0
     heap_t = np.empty(m_sys + n_arr if track else 0)
     heap_n = np.empty(heap_t.size, dtype=_I)
@@ -461,25 +463,22 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     out_start = np.empty(n_arr)
     out_dep = np.empty(n_arr)
     out_status = np.empty(n_arr, dtype=np.int8)
-    kernel.serve(
+    lost, rejected = kernel.serve(
         np.ascontiguousarray(arr, dtype=_F), np.ascontiguousarray(work, dtype=_F),
         np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
         state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
         state.storage_used_kb, float(params.workload.data_kb),
         state.core_free, heap_t, heap_n, np.array([m_sys], dtype=_I), in_sys, state.lc_ptr, track,
-        out_node, out_start, out_dep, out_status,
+        acc.node_offered, out_node, out_start, out_dep, out_status,
     )
-    accepted = out_status == kernel.ACCEPTED
-    lost = int(np.count_nonzero(out_status == kernel.LOST_DOWN))
-    rejected = n_arr - lost - int(np.count_nonzero(accepted))
     state.lost += lost
     acc.lost += lost
     state.rejected += rejected
     acc.rejected += rejected
-    acc.node_offered += np.bincount(out_node, minlength=n)
     if recorder is not None:
         recorder.add(rid, arr, out_node, out_start, out_dep, out_status, choice1, choice2)
     if rejected + lost:
+        accepted = out_status == kernel.ACCEPTED
         rid, arr, out_start, out_dep, out_node = (
             rid[accepted], arr[accepted], out_start[accepted], out_dep[accepted], out_node[accepted])
     if rid.size:

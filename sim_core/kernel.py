@@ -76,7 +76,7 @@ def _tree_first(tree, size, lo, target):
 def serve(
     arr, work, choice1, choice2, policy, routable,
     up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
-    core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr, track,
+    core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr, track, routed,
     out_node, out_start, out_dep, out_status,
 ):
     """Route and serve arrivals ``arr`` (sorted, seconds) in order; fill the ``out_*`` arrays.
@@ -84,13 +84,15 @@ def serve(
     Shapes: arr, work, choice1, choice2, out_* (N,); routable (m,) node indices; up, speed,
     cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
     with ``heap_len[0]`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
-    the node state in place; returns nothing.
+    the node state in place, adds each request to ``routed[node]``; returns (lost, rejected).
 
     ``track`` False skips the departure heap: allowed only when the routing does not read
     ``in_sys`` and no node can reach its capacity in this call (the caller checks that the
     requests in a node plus those routed to it fit), so every capacity check passes anyway.
     """
     hl = heap_len[0]
+    n_lost = 0
+    n_rejected = 0
     m = routable.shape[0]
     ptr = lc_ptr[0]
     lc = policy == LEAST_CONNECTIONS
@@ -147,15 +149,19 @@ def serve(
         else:
             j = choice1[i]
         out_node[i] = j
+        routed[j] += 1
 
         if not up[j]:
             out_status[i] = LOST_DOWN
+            n_lost += 1
             continue
         if in_sys[j] >= capacity[j]:
             out_status[i] = REJECTED_FULL
+            n_rejected += 1
             continue
         if storage_used_kb[j] + data_kb > storage_cap_kb[j]:
             out_status[i] = REJECTED_STORAGE
+            n_rejected += 1
             continue
         storage_used_kb[j] += data_kb
 
@@ -199,6 +205,7 @@ def serve(
         heap_n[k] = j
     heap_len[0] = hl
     lc_ptr[0] = ptr
+    return n_lost, n_rejected
 
 
 @njit(cache=True, nogil=True)
@@ -250,7 +257,7 @@ def warm_up() -> None:
         np.ones(1, dtype=np.bool_), np.ones(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64),
         np.ones(1) * 10.0, np.zeros(1), 1.0,
         np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True,
+        np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True, np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
     )
     i1 = np.zeros(1, dtype=np.int64)
