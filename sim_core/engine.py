@@ -103,6 +103,53 @@ _F = np.float64
 _I = np.int64
 
 
+class RequestPool:
+    """The requests in the system: parallel arrays of shape (size,), with room to grow at the end.
+
+    ``rid`` request id (arrival order), ``arr`` arrival, ``start`` service start and ``dep``
+    departure (s), ``node`` index. The kernel appends accepted requests in place; ``keep``
+    and the end-of-step settle compact them in place, so no step allocates them anew.
+    """
+
+    def __init__(self, capacity: int = 1024):
+        self.size = 0
+        self._rid = np.empty(capacity, _I)
+        self._arr = np.empty(capacity, _F)
+        self._start = np.empty(capacity, _F)
+        self._dep = np.empty(capacity, _F)
+        self._node = np.empty(capacity, _I)
+
+    rid = property(lambda self: self._rid[: self.size])
+    arr = property(lambda self: self._arr[: self.size])
+    start = property(lambda self: self._start[: self.size])
+    dep = property(lambda self: self._dep[: self.size])
+    node = property(lambda self: self._node[: self.size])
+
+    def buffers(self) -> tuple[np.ndarray, ...]:
+        """The whole buffers (rid, arr, start, dep, node), for the kernel to append to."""
+        return self._rid, self._arr, self._start, self._dep, self._node
+
+    def reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more requests (doubling, so appends cost O(1) amortized)."""
+        need = self.size + extra
+        if need <= self._rid.size:
+            return
+        capacity = max(need, 2 * self._rid.size)
+        for name in ("_rid", "_arr", "_start", "_dep", "_node"):
+            old = getattr(self, name)
+            new = np.empty(capacity, old.dtype)
+            new[: self.size] = old[: self.size]
+            setattr(self, name, new)
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the requests where ``mask`` (size,) is True, in order."""
+        kept = int(np.count_nonzero(mask))
+        for name in ("_rid", "_arr", "_start", "_dep", "_node"):
+            buf = getattr(self, name)
+            buf[:kept] = buf[: self.size][mask]
+        self.size = kept
+
+
 @dataclass
 class EngineState:
     """Everything that changes while the cluster runs. Per-node arrays have shape (n_nodes,)."""
@@ -115,12 +162,7 @@ class EngineState:
     up_at: np.ndarray  # when a restarting node is up (inf: not restarting)
     core_free: np.ndarray  # (n_nodes, max cores): min-heap of each node's core free times
     storage_used_kb: np.ndarray
-    # requests in the system, flat arrays of shape (M,)
-    p_rid: np.ndarray = field(default_factory=lambda: np.empty(0, _I))
-    p_arr: np.ndarray = field(default_factory=lambda: np.empty(0, _F))
-    p_start: np.ndarray = field(default_factory=lambda: np.empty(0, _F))
-    p_dep: np.ndarray = field(default_factory=lambda: np.empty(0, _F))
-    p_node: np.ndarray = field(default_factory=lambda: np.empty(0, _I))
+    pool: RequestPool = field(default_factory=RequestPool)  # the requests in the system
     offered: int = 0
     served: int = 0
     rejected: int = 0
@@ -136,7 +178,7 @@ class EngineState:
 
     @property
     def in_system(self) -> int:
-        return int(self.p_dep.size)
+        return self.pool.size
 
 
 def initial_state(params: ClusterParams) -> EngineState:
@@ -208,7 +250,7 @@ class _Recorder:
         rid, arr, node, start, dep, status, first, second = (c[order] for c in columns)
         outcome = np.where(status == kernel.ACCEPTED, SERVED, np.where(status == kernel.LOST_DOWN, LOST, REJECTED))
         outcome = outcome.astype(np.int8)
-        outcome[np.isin(rid, state.p_rid)] = IN_SYSTEM
+        outcome[np.isin(rid, state.pool.rid)] = IN_SYSTEM
         if self.lost_rids:
             outcome[np.isin(rid, np.concatenate(self.lost_rids))] = LOST
         accepted = status == kernel.ACCEPTED
@@ -262,18 +304,17 @@ class Snapshot:
 
 def _lose_requests(state: EngineState, j: int, t: float, acc: StepAccumulator, recorder: _Recorder | None) -> None:
     """The requests in node j at time t are lost; their core time so far still counts as busy."""
-    mine = (state.p_node == j) & (state.p_dep > t)  # those that left before t were served
+    pool = state.pool
+    mine = (pool.node == j) & (pool.dep > t)  # those that left before t were served
     if mine.any():
-        started = np.clip(t - np.maximum(state.p_start[mine], acc.t0), 0.0, None)
+        started = np.clip(t - np.maximum(pool.start[mine], acc.t0), 0.0, None)
         acc.busy_s[j] += float(started.sum())
         count = int(mine.sum())
         state.lost += count
         acc.lost += count
         if recorder is not None:
-            recorder.lost_rids.append(state.p_rid[mine])
-        keep = ~mine
-        state.p_rid, state.p_arr, state.p_start = state.p_rid[keep], state.p_arr[keep], state.p_start[keep]
-        state.p_dep, state.p_node = state.p_dep[keep], state.p_node[keep]
+            recorder.lost_rids.append(pool.rid[mine])
+        pool.keep(~mine)
     state.core_free[j, :] = t
 
 
@@ -414,7 +455,7 @@ def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: f
 
     n_arr = arr.size
     if n_arr:
-        rid = np.arange(state.next_rid, state.next_rid + n_arr, dtype=_I)
+        rid0 = state.next_rid
         state.next_rid += n_arr
         state.offered += n_arr
         acc.offered += n_arr
@@ -424,25 +465,26 @@ def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: f
             acc.rejected += n_arr
             if recorder is not None:
                 nan = np.full(n_arr, np.nan)
-                recorder.add(rid, arr, np.full(n_arr, -1, _I), nan, nan,
+                recorder.add(np.arange(rid0, rid0 + n_arr, dtype=_I), arr, np.full(n_arr, -1, _I), nan, nan,
                              np.full(n_arr, kernel.REJECTED_FULL, np.int8), _EMPTY_I, _EMPTY_I)
         else:
             if pinned is not None:
                 choice1, choice2, code = pinned, _EMPTY_I, kernel.PRE_ROUTED
             else:
                 choice1, choice2, code = _route(state, params, routable, n_arr, streams.routing)
-            _serve(state, params, arr, work, rid, choice1, choice2, code, routable, acc, recorder)
+            _serve(state, params, arr, work, rid0, choice1, choice2, code, routable, acc, recorder)
 
     state.t = t1
 
 
-def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.ndarray, rid: np.ndarray,
+def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.ndarray, rid0: int,
            choice1: np.ndarray, choice2: np.ndarray, code: int, routable: np.ndarray,
            acc: StepAccumulator, recorder: _Recorder | None) -> None:
     n_arr = arr.size
     n = params.n
     # requests that departed earlier in this step are still listed until finish_step settles them
-    alive_dep, alive_node = state.p_dep, state.p_node
+    pool = state.pool
+    alive_dep, alive_node = pool.dep, pool.node
     if alive_dep.size and alive_dep.min() <= state.t:
         alive = alive_dep > state.t
         alive_dep, alive_node = alive_dep[alive], alive_node[alive]
@@ -463,30 +505,23 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     out_start = np.empty(n_arr)
     out_dep = np.empty(n_arr)
     out_status = np.empty(n_arr, dtype=np.int8)
-    lost, rejected = kernel.serve(
+    pool.reserve(n_arr)
+    lost, rejected, pool.size = kernel.serve(
         np.ascontiguousarray(arr, dtype=_F), np.ascontiguousarray(work, dtype=_F),
         np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
         state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
         state.storage_used_kb, float(params.workload.data_kb),
         state.core_free, heap_t, heap_n, np.array([m_sys], dtype=_I), in_sys, state.lc_ptr, track,
         acc.node_offered, out_node, out_start, out_dep, out_status,
+        rid0, *pool.buffers(), pool.size,
     )
     state.lost += lost
     acc.lost += lost
     state.rejected += rejected
     acc.rejected += rejected
     if recorder is not None:
-        recorder.add(rid, arr, out_node, out_start, out_dep, out_status, choice1, choice2)
-    if rejected + lost:
-        accepted = out_status == kernel.ACCEPTED
-        rid, arr, out_start, out_dep, out_node = (
-            rid[accepted], arr[accepted], out_start[accepted], out_dep[accepted], out_node[accepted])
-    if rid.size:
-        state.p_rid = np.concatenate((state.p_rid, rid))
-        state.p_arr = np.concatenate((state.p_arr, arr))
-        state.p_start = np.concatenate((state.p_start, out_start))
-        state.p_dep = np.concatenate((state.p_dep, out_dep))
-        state.p_node = np.concatenate((state.p_node, out_node))
+        recorder.add(np.arange(rid0, rid0 + n_arr, dtype=_I), arr, out_node, out_start, out_dep, out_status,
+                     choice1, choice2)
 
 
 def advance(state: EngineState, params: ClusterParams, streams: Streams, t_stop: float, acc: StepAccumulator,
@@ -509,11 +544,10 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     node_served = np.zeros(n, dtype=_I)
     queue = np.zeros(n, dtype=_I)
     in_flight = np.zeros(n, dtype=_I)
-    lat_out = np.empty(state.p_dep.size)
-    kept, done = kernel.settle(state.p_arr, state.p_start, state.p_dep, state.p_node, state.p_rid, t0, t1,
-                               busy, node_served, queue, in_flight, lat_out)
-    state.p_arr, state.p_start, state.p_dep = state.p_arr[:kept], state.p_start[:kept], state.p_dep[:kept]
-    state.p_node, state.p_rid = state.p_node[:kept], state.p_rid[:kept]
+    pool = state.pool
+    lat_out = np.empty(pool.size)
+    pool.size, done = kernel.settle(pool.arr, pool.start, pool.dep, pool.node, pool.rid, t0, t1,
+                                    busy, node_served, queue, in_flight, lat_out)
     state.served += done
     latencies = lat_out[:done]
     per_s = 1.0 / dt if dt > 0 else 0.0
@@ -724,7 +758,8 @@ class Simulation:
             setattr(s, name, np.delete(getattr(s, name), i))
         s.core_free = np.delete(s.core_free, i, axis=0)
         # its requests that completed earlier in this step still count as served, under no node
-        s.p_node = np.where(s.p_node == i, -1, np.where(s.p_node > i, s.p_node - 1, s.p_node))
+        node = s.pool.node
+        node[:] = np.where(node == i, -1, np.where(node > i, node - 1, node))
         nodes = list(self._scenario.nodes)
         removed = nodes.pop(i)
         self._overrides.pop(removed.name, None)

@@ -78,13 +78,16 @@ def serve(
     up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
     core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr, track, routed,
     out_node, out_start, out_dep, out_status,
+    rid0, p_rid, p_arr, p_start, p_dep, p_node, p_len,
 ):
     """Route and serve arrivals ``arr`` (sorted, seconds) in order; fill the ``out_*`` arrays.
 
     Shapes: arr, work, choice1, choice2, out_* (N,); routable (m,) node indices; up, speed,
     cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
     with ``heap_len[0]`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
-    the node state in place, adds each request to ``routed[node]``; returns (lost, rejected).
+    the node state in place, adds each request to ``routed[node]``, and appends each accepted
+    one (id ``rid0 + i``) to the pool buffers ``p_*`` from index ``p_len``, which must have
+    room for N more. Returns (lost, rejected, new pool length).
 
     ``track`` False skips the departure heap: allowed only when the routing does not read
     ``in_sys`` and no node can reach its capacity in this call (the caller checks that the
@@ -185,6 +188,12 @@ def serve(
         out_start[i] = start
         out_dep[i] = dep
         out_status[i] = ACCEPTED
+        p_rid[p_len] = rid0 + i
+        p_arr[p_len] = a
+        p_start[p_len] = start
+        p_dep[p_len] = dep
+        p_node[p_len] = j
+        p_len += 1
 
         # the request joins the cluster-wide departure heap
         in_sys[j] += 1
@@ -205,7 +214,7 @@ def serve(
         heap_n[k] = j
     heap_len[0] = hl
     lc_ptr[0] = ptr
-    return n_lost, n_rejected
+    return n_lost, n_rejected, p_len
 
 
 @njit(cache=True, nogil=True)
@@ -259,6 +268,7 @@ def warm_up() -> None:
         np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True, np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
+        0, np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64), 0,
     )
     i1 = np.zeros(1, dtype=np.int64)
     settle(np.zeros(1), np.zeros(1), np.ones(1), i1.copy(), i1.copy(), 0.0, 0.5, np.zeros(1), i1.copy(), i1.copy(),
