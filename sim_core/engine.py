@@ -511,7 +511,7 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
         np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
         state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
         state.storage_used_kb, float(params.workload.data_kb),
-        state.core_free, heap_t, heap_n, np.array([m_sys], dtype=_I), in_sys, state.lc_ptr, track,
+        state.core_free, heap_t, heap_n, m_sys, in_sys, state.lc_ptr, track,
         acc.node_offered, out_node, out_start, out_dep, out_status,
         rid0, *pool.buffers(), pool.size,
     )

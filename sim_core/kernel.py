@@ -37,7 +37,7 @@ REJECTED_STORAGE = 2  # node's storage full: the write is refused
 LOST_DOWN = 3  # sent to a node that is down but not yet detected by the balancer
 
 PRE_ROUTED = 0  # choice1 holds the node (random, round_robin, weighted)
-LEAST_CONNECTIONS = 1  # scan the routable nodes' connection counts, ties broken round-robin
+LEAST_CONNECTIONS = 1  # the routable node with the fewest requests in it, ties broken round-robin
 POWER_OF_TWO = 2  # the less loaded of choice1 and choice2
 
 
@@ -84,7 +84,7 @@ def serve(
 
     Shapes: arr, work, choice1, choice2, out_* (N,); routable (m,) node indices; up, speed,
     cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
-    with ``heap_len[0]`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
+    with the first ``heap_len`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
     the node state in place, adds each request to ``routed[node]``, and appends each accepted
     one (id ``rid0 + i``) to the pool buffers ``p_*`` from index ``p_len``, which must have
     room for N more. Returns (lost, rejected, new pool length).
@@ -93,7 +93,7 @@ def serve(
     ``in_sys`` and no node can reach its capacity in this call (the caller checks that the
     requests in a node plus those routed to it fit), so every capacity check passes anyway.
     """
-    hl = heap_len[0]
+    hl = heap_len
     n_lost = 0
     n_rejected = 0
     m = routable.shape[0]
@@ -212,7 +212,6 @@ def serve(
             k = parent
         heap_t[k] = dep
         heap_n[k] = j
-    heap_len[0] = hl
     lc_ptr[0] = ptr
     return n_lost, n_rejected, p_len
 
@@ -265,7 +264,7 @@ def warm_up() -> None:
         one, one + 0.1, idx, idx, PRE_ROUTED, idx,
         np.ones(1, dtype=np.bool_), np.ones(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64),
         np.ones(1) * 10.0, np.zeros(1), 1.0,
-        np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int64),
+        np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), 0,
         np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True, np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
         0, np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64), 0,
