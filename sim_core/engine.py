@@ -326,11 +326,12 @@ def fail_node(state: EngineState, params: ClusterParams, j: int, acc: StepAccumu
     _lose_requests(state, j, state.t, acc, recorder)
     state.state[j] = DOWN
     state.up_at[j] = np.inf
-    if state.routable[j]:
+    detecting = np.isfinite(state.route_at[j]) and not state.route_to[j]
+    if state.routable[j] and not detecting:  # an earlier, unnoticed failure keeps its detection time
         state.route_at[j] = state.t + params.health_check_s
         state.route_to[j] = False
-    else:
-        state.route_at[j] = np.inf
+    elif not state.routable[j]:
+        state.route_at[j] = np.inf  # a pending re-admission is called off
 
 
 def recover_node(state: EngineState, params: ClusterParams, j: int) -> None:

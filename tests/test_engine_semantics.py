@@ -232,3 +232,17 @@ def test_balancer_rejections_are_logged_as_rejected():
     list(sim.run(2, dt=0.5))
     log = sim.request_log()
     assert np.all(log.outcome[log.arrival > 1.0] == REJECTED)
+
+
+def test_a_second_failure_before_detection_keeps_the_first_detection_time():
+    sim = Simulation(scenario(n=2, rate=10, hc=2.0, restart=0.5), seed=1)
+    sim.step(1.0)
+    sim.fail(0)  # noticed at t = 3
+    sim.step(0.2)
+    sim.recover(0)  # restarting until t = 1.7
+    sim.step(0.3)
+    sim.fail(0)  # t = 1.5: fails again before it was up or noticed
+    sim.step(1.45)  # t = 2.95
+    assert sim.state.routable[0]
+    sim.step(0.1)  # t = 3.05
+    assert not sim.state.routable[0]
