@@ -464,8 +464,16 @@ def startup_window(args: list[str]) -> MainWindow:
 
 
 def run_app(args: list[str]) -> int:
-    """``scalelab [SCENARIO]``: open the window and run until it closes; returns the exit code."""
+    """``scalelab [SCENARIO]``, or ``scalelab --kiosk`` (see ``app.kiosk``): run until the window closes.
+
+    Returns the exit code.
+    """
     app = create_app()
+    if "--kiosk" in args:
+        from app.kiosk import start_kiosk
+
+        _window = start_kiosk([a for a in args if a != "--kiosk"])  # referenced until exec() returns
+        return app.exec()
     window = startup_window(args)
     window.show()
     crashed = pending()

@@ -1,0 +1,287 @@
+"""Kiosk mode for an unattended exhibit: ``scalelab --kiosk [--idle-seconds S]``.
+
+The comparison lessons (``app.compare.LESSONS``: one vertical and one horizontal cluster under
+the same traffic) play fullscreen in a loop, each for its scenario's ``duration_s`` of simulated
+time, under a large title and a caption of what to look at. Visitors tap a big lesson button
+or a server (which fails or recovers it); the tour then waits, and resumes from the first
+lesson after ``idle_s`` wall seconds without a touch, a click or a key.
+
+There are no menus, files, dialogs, autosave or settings, and a close request from a visitor
+(Alt+F4, the window manager) is refused. Staff exit with Ctrl+Shift+Q (``EXIT_KEYS``).
+
+Nothing grows while it runs: each lesson replaces both engines and their fixed-size histories,
+node boxes cannot be dragged (no edits, so the undo stacks stay empty; they are capped anyway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QGraphicsItem,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.compare import LESSONS, ClusterSide, CompareCharts, lesson_pair
+from app.controller import SimClock, SimController
+
+EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
+IDLE_S = 120.0  # wall seconds without input before the tour resumes
+UNDO_LIMIT = 10  # commands kept per controller (the kiosk makes none; a cap all the same)
+INPUT_EVENTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress,
+                          QEvent.Type.Wheel})
+CAPTIONS = {  # (vertical, horizontal) built-in names: what to look at, checked against the engine's figures
+    ("vertical-4cpu", "horizontal-7x1"):
+        "50 requests/s need 5 CPUs of work. The one 4-CPU server falls behind and rejects about one "
+        "request in five, with p95 latency above 2 s; the seven 1-CPU nodes serve every request.",
+    ("vertical-4cpu", "gain-scalability"):
+        "Watch the green 'served' line as traffic climbs: the 4-CPU server tops out at 40 requests/s "
+        "and starts rejecting, while the seven nodes keep up all the way to 60 requests/s.",
+    ("gain-concurrency-vertical", "gain-concurrency"):
+        "50 one-second requests arrive together. One server works through them 4 at a time, seven nodes "
+        "7 at a time: watch the p95 latency spike go higher and last longer on the left.",
+    ("vertical-4cpu", "gain-fault-tolerance"):
+        "At 30 s a server fails. With only one, availability falls to 0 % until it comes back; with "
+        "seven, the other six carry the traffic. Tap a server to fail or recover it yourself.",
+}
+STYLE = """
+KioskWindow { background: white; }
+QPushButton { font-size: 18pt; font-weight: 600; min-height: 48px; padding: 4px 18px;
+              border: 2px solid #5b7fa6; border-radius: 12px; background: #e3ecf7; color: #1d2733; }
+QPushButton#lesson { min-height: 64px; }
+QPushButton:checked { background: #1565c0; color: white; border-color: #0d47a1; }
+QPushButton:pressed { background: #90b4e0; }
+"""
+
+
+def lesson_label(title: str) -> str:
+    """A lesson button's text: its title up to the colon ('Gain 1, scalability')."""
+    return title.split(":", 1)[0]
+
+
+class KioskWindow(QWidget):
+    """The fullscreen exhibit: two cluster columns, shared charts, caption and lesson buttons.
+
+    ``touring`` is True while lessons advance on their own; any input makes it False until
+    ``check_idle`` finds ``idle_s`` wall seconds without input and calls ``resume_tour``.
+    """
+
+    def __init__(self, idle_s: float = IDLE_S, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("ScaleLab")
+        self.setObjectName("kiosk")
+        self.setStyleSheet(STYLE)
+        self.idle_s = float(idle_s)
+        self.lesson_index = 0
+        self.lesson_s = 0.0  # simulated seconds the current lesson runs on the tour
+        self.touring = True
+        self.last_input = time.monotonic()
+        self._staff_exit = False
+        vertical, horizontal = lesson_pair(*LESSONS[0][1:])
+        self.vertical = SimController(vertical, parent=self)
+        self.horizontal = SimController(horizontal, parent=self)
+        for ctrl in (self.vertical, self.horizontal):
+            ctrl.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self.clock = SimClock([self.vertical, self.horizontal], self)
+        self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
+        self.charts = CompareCharts([self.vertical, self.horizontal])
+        self._build_layout()
+        for side in self.sides:
+            self.clock.ticked.connect(side.scene.animate)
+        self.clock.ticked.connect(self._on_tick)
+        self.horizontal.stepped.connect(lambda _s: self._after_step())  # stepped after the vertical one
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(1000)
+        self.idle_timer.timeout.connect(self.check_idle)
+        self.idle_timer.start()
+        self.show_lesson(0)
+
+    # layout -------------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 10)
+        head = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 30pt; font-weight: 700; color: #1d2733;")
+        self.status = QLabel()
+        self.status.setStyleSheet("font-size: 16pt; color: #5b6775;")
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.status)
+        layout.addLayout(head)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("font-size: 19pt; color: #1d2733; background: #fff8e1; padding: 8px 12px;"
+                                   "border-radius: 8px;")
+        layout.addWidget(self.caption)
+        grid = QGridLayout()
+        for c, side in enumerate(self.sides):
+            _enlarge_side(side)
+            grid.addWidget(side, 0, c)
+        _enlarge_charts(self.charts)
+        self.charts.setMinimumHeight(400)
+        grid.addWidget(self.charts, 1, 0, 1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        layout.addLayout(grid, 1)
+        buttons = QHBoxLayout()
+        self.buttons = QButtonGroup(self)
+        for k, (title, _v, _h) in enumerate(LESSONS):
+            button = QPushButton(lesson_label(title))
+            button.setObjectName("lesson")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            self.buttons.addButton(button, k)
+            buttons.addWidget(button)
+        self.buttons.idClicked.connect(self.show_lesson)
+        layout.addLayout(buttons)
+
+    # the tour -----------------------------------------------------------------------------------
+    def show_lesson(self, index: int) -> None:
+        """Load lesson ``index`` of LESSONS on both sides, from t = 0 with every node up."""
+        self.lesson_index = index % len(LESSONS)
+        title, vertical_name, horizontal_name = LESSONS[self.lesson_index]
+        vertical, horizontal = lesson_pair(vertical_name, horizontal_name)
+        self.lesson_s = horizontal.duration_s
+        self.vertical.replace(vertical)
+        self.horizontal.replace(horizontal)
+        for side in self.sides:
+            for item in side.scene.node_items():  # a tap must not turn into a drag (an edit)
+                item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, False)
+            side.view.resetTransform()
+            side.view.fit()
+        self.title.setText(title)
+        self.caption.setText(CAPTIONS.get((vertical_name, horizontal_name), title.split(":", 1)[-1].strip()))
+        self.buttons.button(self.lesson_index).setChecked(True)
+        self.charts.refresh()
+        self._update_status()
+
+    def _on_tick(self, _wall_s: float) -> None:
+        if self.touring and self.horizontal.sim.t >= self.lesson_s:
+            self.show_lesson(self.lesson_index + 1)
+
+    def _after_step(self) -> None:
+        self.charts.refresh()
+        self._update_status()
+
+    def _update_status(self) -> None:
+        t = self.horizontal.sim.t
+        if self.touring:
+            shown = min(t, self.lesson_s)
+            text = f"Lesson {self.lesson_index + 1} of {len(LESSONS)} · {shown:.0f} / {self.lesson_s:.0f} s"
+        else:
+            text = f"t = {t:.0f} s · tour resumes after {self.idle_s:.0f} s untouched"
+        if self.status.text() != text:
+            self.status.setText(text)
+
+    def note_input(self, now: float | None = None) -> None:
+        """A visitor did something (``now``: time.monotonic() seconds): pause the tour."""
+        self.last_input = time.monotonic() if now is None else now
+        if self.touring:
+            self.touring = False
+            self._update_status()
+
+    def check_idle(self, now: float | None = None) -> bool:
+        """Resume the tour if nobody touched anything for ``idle_s`` seconds; returns whether it did."""
+        now = time.monotonic() if now is None else now
+        if self.touring or now - self.last_input < self.idle_s:
+            return False
+        self.resume_tour()
+        return True
+
+    def resume_tour(self) -> None:
+        """Back to the automatic tour from the first lesson, whatever the visitor changed."""
+        self.touring = True
+        self.clock.set_speed(1.0)
+        self.show_lesson(0)
+
+    def start(self) -> None:
+        """Fullscreen and running."""
+        self.showFullScreen()
+        self.clock.set_running(True)
+
+    # input and closing --------------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Every press, touch, wheel or key in this window counts as a visitor; Ctrl+Shift+Q exits."""
+        if event.type() in INPUT_EVENTS and isinstance(watched, QWidget) and watched.window() is self:
+            if event.type() == QEvent.Type.KeyPress and event.keyCombination() == EXIT_KEYS:
+                self.staff_exit()
+                return True
+            self.note_input()
+        return False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QApplication.instance().installEventFilter(self)
+        for side in self.sides:
+            side.view.fit()
+
+    def staff_exit(self) -> None:
+        """Close for good (the exit chord)."""
+        self._staff_exit = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._staff_exit:  # a visitor's Alt+F4 or the window manager: stay up
+            event.ignore()
+            return
+        self.clock.set_running(False)
+        self.idle_timer.stop()
+        QApplication.instance().removeEventFilter(self)
+        event.accept()
+
+
+def _enlarge_side(side: ClusterSide) -> None:
+    """Type for reading from a few metres: the column title and the readout captions."""
+    side.title.setStyleSheet("font-size: 20pt; font-weight: 600;")
+    values = set(side.readout.labels.values())
+    for label in side.readout.findChildren(QLabel):
+        if label not in values:
+            label.setStyleSheet("color: #5b6775; font-size: 13pt;")
+    side.view.setMinimumHeight(160)
+
+
+def _enlarge_charts(charts: CompareCharts) -> None:
+    """Larger titles, tick labels and legends on the comparison charts."""
+    tick_font = QFont()
+    tick_font.setPointSize(12)
+    for row in charts.plots:
+        for plot in row:
+            plot.setTitle(plot.titleLabel.text, size="16pt")
+            for name in ("left", "bottom"):
+                plot.getAxis(name).setTickFont(tick_font)
+                plot.getAxis(name).label.setFont(tick_font)
+            if plot.legend is not None:
+                for _sample, label in plot.legend.items:
+                    label.setText(label.text, size="13pt")
+
+
+def parse_args(args: list[str]) -> argparse.Namespace:
+    """``scalelab --kiosk`` options (the ``--kiosk`` flag itself already removed)."""
+    parser = argparse.ArgumentParser(
+        prog="scalelab --kiosk",
+        description="Fullscreen exhibit: the vertical vs horizontal lessons in a loop. Staff exit: Ctrl+Shift+Q.")
+    parser.add_argument("--idle-seconds", type=float, default=IDLE_S, metavar="S",
+                        help=f"seconds without a touch before the tour resumes (10..3600, default {IDLE_S:g})")
+    options = parser.parse_args(args)
+    if not 10 <= options.idle_seconds <= 3600:
+        parser.error(f"--idle-seconds: {options.idle_seconds:g} is not in 10..3600")
+    return options
+
+
+def start_kiosk(args: list[str]) -> KioskWindow:
+    """Parse the kiosk options, open the window fullscreen and start the clock."""
+    options = parse_args(args)
+    window = KioskWindow(options.idle_seconds)
+    window.start()
+    return window
