@@ -150,6 +150,25 @@ class RequestPool:
         self.size = kept
 
 
+class Scratch:
+    """Work arrays reused from one interval to the next.
+
+    Fresh arrays above ~128 KB come from new memory mappings whose first touch costs more than
+    the arithmetic done in them; reusing them keeps the engine at its kernel's pace.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, n: int, dtype: type) -> np.ndarray:
+        """An uninitialized array of shape (n,); valid until the next ``get`` of the same name."""
+        buf = self._arrays.get(name)
+        if buf is None or buf.size < n:
+            buf = np.empty(max(n, 1024, 0 if buf is None else 2 * buf.size), dtype)
+            self._arrays[name] = buf
+        return buf[:n]
+
+
 @dataclass
 class EngineState:
     """Everything that changes while the cluster runs. Per-node arrays have shape (n_nodes,)."""
@@ -163,6 +182,7 @@ class EngineState:
     core_free: np.ndarray  # (n_nodes, max cores): min-heap of each node's core free times
     storage_used_kb: np.ndarray
     pool: RequestPool = field(default_factory=RequestPool)  # the requests in the system
+    scratch: Scratch = field(default_factory=Scratch)
     offered: int = 0
     served: int = 0
     rejected: int = 0
@@ -236,10 +256,10 @@ class _Recorder:
 
     def add(self, rid: np.ndarray, arr: np.ndarray, node: np.ndarray, start: np.ndarray, dep: np.ndarray,
             status: np.ndarray, first: np.ndarray, second: np.ndarray) -> None:
-        """Keep one interval's requests; ``first``/``second`` are power_of_two's candidates or empty."""
+        """Keep a copy of one interval's requests; ``first``/``second``: power_of_two's candidates or empty."""
         if second.size == 0:
             first = second = np.full(rid.size, -1, _I)
-        self.parts.append((rid, arr.copy(), node, start, dep, status, first, second))
+        self.parts.append(tuple(np.array(c) for c in (rid, arr, node, start, dep, status, first, second)))
 
     def build(self, state: EngineState) -> RequestLog:
         if not self.parts:
@@ -496,16 +516,17 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     if not track and in_sys.max() + n_arr > params.capacity.min():
         track = bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
     m_sys = alive_dep.size if track else 0
-    heap_t = np.empty(m_sys + n_arr if track else 0)
-    heap_n = np.empty(heap_t.size, dtype=_I)
+    scratch = state.scratch
+    heap_t = scratch.get("heap_t", m_sys + n_arr if track else 0, _F)
+    heap_n = scratch.get("heap_n", heap_t.size, _I)
     if track:
         order = np.argsort(alive_dep, kind="stable")  # a sorted array is a valid min-heap
         heap_t[:m_sys] = alive_dep[order]
         heap_n[:m_sys] = alive_node[order]
-    out_node = np.empty(n_arr, dtype=_I)
-    out_start = np.empty(n_arr)
-    out_dep = np.empty(n_arr)
-    out_status = np.empty(n_arr, dtype=np.int8)
+    out_node = scratch.get("node", n_arr, _I)
+    out_start = scratch.get("start", n_arr, _F)
+    out_dep = scratch.get("dep", n_arr, _F)
+    out_status = scratch.get("status", n_arr, np.int8)
     pool.reserve(n_arr)
     lost, rejected, pool.size = kernel.serve(
         np.ascontiguousarray(arr, dtype=_F), np.ascontiguousarray(work, dtype=_F),

@@ -39,8 +39,9 @@ class LatencySummary:
 
 def bin_index(latencies: np.ndarray) -> np.ndarray:
     """Histogram bin of each latency (s): an int array of the same shape."""
-    bits = np.ascontiguousarray(latencies, dtype=np.float64).view(np.int64) >> _SHIFT
-    return np.clip(bits - _FIRST, 0, N_BINS - 1)
+    bins = np.right_shift(np.ascontiguousarray(latencies, dtype=np.float64).view(np.int64), _SHIFT)
+    bins -= _FIRST
+    return np.clip(bins, 0, N_BINS - 1, out=bins)
 
 
 def summarize(counts: np.ndarray, total_s: float) -> LatencySummary:

@@ -52,9 +52,12 @@ def poisson_arrivals(workload: Workload, t0: float, t1: float, rng: np.random.Ge
     n = int(rng.poisson(bound * span))
     if n == 0:
         return np.empty(0)
-    gaps = rng.standard_exponential(n + 1)
-    times = np.cumsum(gaps)
-    times = t0 + times[:n] * (span / times[n])
+    times = rng.standard_exponential(n + 1)
+    np.cumsum(times, out=times)  # in place: fresh temporaries cost more than the arithmetic
+    total = times[n]
+    times = times[:n]
+    times *= span / total
+    times += t0
     if workload.shape.kind != "constant":
         keep = rng.random(n) * bound < rate_at(workload, times)
         times = times[keep]
