@@ -202,7 +202,6 @@ class KioskWindow(QWidget):
     def resume_tour(self) -> None:
         """Back to the automatic tour from the first lesson, whatever the visitor changed."""
         self.touring = True
-        self.clock.set_speed(1.0)
         self.show_lesson(0)
 
     def start(self) -> None:
