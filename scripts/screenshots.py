@@ -1,7 +1,8 @@
 """Screenshots for the README, taken from the real app offscreen.
 
 docs/screenshot-main.png: the main window on horizontal-7x1, run for a while with one node
-failed; docs/screenshot-compare.png: the comparison view on the fault-tolerance lesson.
+failed; docs/screenshot-compare.png: the comparison view on the fault-tolerance lesson;
+docs/screenshot-kiosk.png: kiosk mode at 1920 × 1080 on the same lesson.
 
     .venv/bin/python scripts/screenshots.py
 """
@@ -20,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from app.compare import CompareWindow  # noqa: E402
+from app.kiosk import KioskWindow  # noqa: E402
 from app.window import MainWindow, create_app  # noqa: E402
 from sim_core.scenario import resolve  # noqa: E402
 
@@ -66,10 +68,22 @@ def main() -> int:
     compare.clock.set_speed(1.0)
     run(app, compare.clock, 0.5)
     compare.grab().save(str(out / "screenshot-compare.png"))
-    print(f"wrote {out / 'screenshot-main.png'} and {out / 'screenshot-compare.png'}")
+
+    kiosk = KioskWindow()
+    kiosk.resize(1920, 1080)  # a common exhibit screen (fullscreen offscreen would be the fake screen's size)
+    kiosk.show()
+    kiosk.show_lesson(3)
+    app.processEvents()
+    kiosk.clock.set_speed(10.0)
+    run(app, kiosk.clock, 42.0)
+    kiosk.clock.set_speed(1.0)
+    run(app, kiosk.clock, 0.5)
+    kiosk.grab().save(str(out / "screenshot-kiosk.png"))
+    print(f"wrote {out / 'screenshot-main.png'}, {out / 'screenshot-compare.png'} and {out / 'screenshot-kiosk.png'}")
     win.ctrl.undo_stack.setClean()
     win.close()
     compare.close()
+    kiosk.staff_exit()
     return 0
 
 
