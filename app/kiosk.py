@@ -48,8 +48,8 @@ CAPTIONS = {  # (vertical, horizontal) built-in names: what to look at, checked 
         "Watch the green 'served' line as traffic climbs: the 4-CPU server tops out at 40 requests/s "
         "and starts rejecting, while the seven nodes keep up all the way to 60 requests/s.",
     ("gain-concurrency-vertical", "gain-concurrency"):
-        "50 one-second requests arrive together. One server works through them 4 at a time, seven nodes "
-        "7 at a time: watch the p95 latency spike go higher and last longer on the left.",
+        "A burst of about 50 requests arrives at once, each holding 100 MB of RAM. One 4 GB server holds "
+        "at most 40 at a time and turns some away (orange); seven 1 GB nodes hold 70 and reject none.",
     ("vertical-4cpu", "gain-fault-tolerance"):
         "At 30 s a server fails. With only one, availability falls to 0 % until it comes back; with "
         "seven, the other six carry the traffic. Tap a server to fail or recover it yourself.",
