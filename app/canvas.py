@@ -71,6 +71,7 @@ class NodeItem(QGraphicsObject):
         self.node_id = node_id
         self.compact = compact
         self.w, self.h = box_size(30 if compact else 1)
+        self._bounds = QRectF(-self.w / 2 - 3, -self.h / 2 - 3, self.w + 6, self.h + 6)  # asked often: made once
         self.utilization = 0.0
         self.queue = 0
         self.state = UP
@@ -97,7 +98,7 @@ class NodeItem(QGraphicsObject):
             self.update()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-self.w / 2 - 3, -self.h / 2 - 3, self.w + 6, self.h + 6)
+        return self._bounds
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         rect = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)

@@ -90,7 +90,10 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         plot.getAxis("left").enableAutoSIPrefix(False)
         if legend_columns:
             plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=legend_columns, brush=(255, 255, 255, 210))
-        plot.setLabel("bottom", "simulated time", units="s")
+        if row == 2:  # the x axes are linked: one time axis under each column
+            plot.setLabel("bottom", "simulated time", units="s")
+        else:
+            plot.hideAxis("bottom")
         plot.showGrid(x=False, y=False)  # a grid is drawn by the axes: every curve update would repaint them
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
