@@ -79,7 +79,6 @@ class KioskWindow(QWidget):
     def __init__(self, idle_s: float = IDLE_S, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("ScaleLab")
-        self.setObjectName("kiosk")
         self.setStyleSheet(STYLE)
         self.idle_s = float(idle_s)
         self.lesson_index = 0
@@ -184,9 +183,9 @@ class KioskWindow(QWidget):
         if self.status.text() != text:
             self.status.setText(text)
 
-    def note_input(self, now: float | None = None) -> None:
-        """A visitor did something (``now``: time.monotonic() seconds): pause the tour."""
-        self.last_input = time.monotonic() if now is None else now
+    def note_input(self) -> None:
+        """A visitor did something: pause the tour until ``idle_s`` seconds pass without input."""
+        self.last_input = time.monotonic()
         if self.touring:
             self.touring = False
             self._update_status()

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMenuBar
 
+from app.autosave import Autosaver
 from app.canvas import NodeItem
 from app.compare import LESSONS, lesson_pair
 from app.controller import SimController
@@ -62,7 +63,7 @@ def test_the_flag_opens_the_kiosk_fullscreen_without_menus_or_files(qtbot, qt_se
         assert window.isFullScreen()
         assert window.clock.running and window.touring
         assert not window.findChildren(QMenuBar) and not window.actions()
-        assert qt_settings.allKeys() == []  # no last file, no geometry: nothing remembered
+        assert not window.findChildren(Autosaver)  # nothing to restore after a power cut, no prompt
     finally:
         window.staff_exit()
     assert not window.isVisible()
