@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPainterPath, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import SimController
-from app.layout import box_size
+from app.layout import COMPACT_FROM, FULL_WHEN_ARRANGED, MARGIN, arranged_layout, box_size
 from sim_core.engine import DOWN, RESTARTING, UP
 from sim_core.scenario import Node
 
@@ -64,9 +64,12 @@ def nice_ceil(value: float) -> int:
 
 
 class NodeItem(QGraphicsObject):
-    """The box of one node: name, specs, live utilization bar, queue and state. ``pos()`` is its centre."""
+    """The box of one node: name, specs, live utilization bar, queue and state. ``pos()`` is its centre.
 
-    def __init__(self, node_id: int, node: Node, compact: bool):
+    The scene places it; ``movable`` False makes a press only a click (arranged, display-only layouts).
+    """
+
+    def __init__(self, node_id: int, node: Node, compact: bool, movable: bool = True):
         super().__init__()
         self.node_id = node_id
         self.compact = compact
@@ -76,8 +79,9 @@ class NodeItem(QGraphicsObject):
         self.queue = 0
         self.state = UP
         self.node = node
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, movable)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAcceptHoverEvents(True)
@@ -85,7 +89,6 @@ class NodeItem(QGraphicsObject):
 
     def set_node(self, node: Node) -> None:
         self.node = node
-        self.setPos(node.x, node.y)
         self.setToolTip(f"{node.name}\n{node.spec_label()}\n{node.core_speed:g}x core speed · "
                         f"${node.price_per_hour:g}/h\nClick to fail or recover (F or Space with the keyboard)")
         self.update()
@@ -163,11 +166,17 @@ class NodeItem(QGraphicsObject):
         painter.setPen(ink)
         line = QRectF(r.left(), r.top(), r.width(), 15)
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
+        painter.setPen(DEAD_EDGE.lighter(130) if dead else RESTART_EDGE.darker(120)
+                       if self.state == RESTARTING else QColor("#2e7d32"))
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         "DOWN" if dead else "restart" if self.state == RESTARTING else "up")
         font.setBold(False)
         painter.setFont(font)
-        right = "DOWN" if dead else "restart" if self.state == RESTARTING else f"{self.utilization * 100:.0f}%"
-        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, right)
-        self._paint_bar(painter, QRectF(r.left(), r.top() + 19, r.width(), 9), heat, dead)
+        painter.setPen(ink)
+        line.translate(0, 17)
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         f"{self.utilization * 100:.0f}%")
+        self._paint_bar(painter, QRectF(line.left(), line.top() + 3, line.width() - 34, 9), heat, dead)
 
     def _paint_bar(self, painter: QPainter, bar: QRectF, heat: QColor, dead: bool) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
@@ -359,16 +368,21 @@ def dot_atlas() -> QPixmap:
 class ClusterScene(QGraphicsScene):
     """The canvas's scene, built from and kept in step with a SimController.
 
+    Boxes sit at their nodes' x, y, or, when ``arranged``, on a grid that fills a view of
+    ``aspect`` (the comparison view, where the layout is display-only and boxes cannot be dragged).
+
     Emits ``node_clicked(id)`` for a click without a drag; ``click_fails`` makes such a click
     fail or recover the node. A drag becomes one ``controller.move_nodes`` call on release.
     """
 
     node_clicked = Signal(int)
 
-    def __init__(self, controller: SimController, parent=None):
+    def __init__(self, controller: SimController, parent=None, arranged: bool = False):
         super().__init__(parent)
         self.ctrl = controller
         self.click_fails = True
+        self.arranged = arranged  # display-only grid fitted to ``aspect``; the scenario's x, y unused
+        self.aspect = 2.0  # width / height of the view an arranged scene fills
         self.items_by_id: dict[int, NodeItem] = {}
         self.source = HubItem("Traffic")
         self.balancer = HubItem("Load balancer")
@@ -400,29 +414,48 @@ class ClusterScene(QGraphicsScene):
         for item in self.items_by_id.values():
             self.removeItem(item)
         self.items_by_id.clear()
-        compact = len(self.ctrl.node_ids) >= 25
+        compact = self._compact()
         for node_id, node in zip(self.ctrl.node_ids, self.ctrl.scenario.nodes, strict=True):
             self._add_item(node_id, node, compact)
-        self._place_hubs()
-        self._update_links()
+        self._place()
         self.flow.reset(len(self.items_by_id) + 1)
         self._update_hubs()
         self.refresh_live()
 
+    def _compact(self) -> bool:
+        n = len(self.ctrl.node_ids)
+        return n > FULL_WHEN_ARRANGED if self.arranged else n >= COMPACT_FROM
+
     def _add_item(self, node_id: int, node: Node, compact: bool) -> NodeItem:
-        item = NodeItem(node_id, node, compact)
+        item = NodeItem(node_id, node, compact, movable=not self.arranged)
+        if not self.arranged:
+            item.setPos(node.x, node.y)
         self.items_by_id[node_id] = item
         self.addItem(item)
         return item
 
-    def _place_hubs(self) -> None:
-        nodes = self.ctrl.scenario.nodes
-        xs = [n.x for n in nodes]
-        ys = [n.y for n in nodes]
-        w = self.node_items()[0].w if nodes else 200
-        mid = (min(ys) + max(ys)) / 2
-        self.balancer.setPos(min(xs) - w / 2 - 200, mid)
-        self.source.setPos(self.balancer.x() - 290, mid)
+    def _place(self) -> None:
+        """Put the hubs (and, arranged, the boxes) where they go, then redraw the arrows."""
+        items = self.node_items()
+        if self.arranged:
+            xy, hubs = arranged_layout(len(items), self.aspect)
+            for item, (x, y) in zip(items, xy, strict=True):
+                item.setPos(x, y)
+            self.source.setPos(*hubs[0])
+            self.balancer.setPos(*hubs[1])
+        else:
+            xs = [item.x() for item in items]
+            ys = [item.y() for item in items]
+            mid = (min(ys) + max(ys)) / 2
+            self.balancer.setPos(min(xs) - items[0].w / 2 - 200, mid)
+            self.source.setPos(self.balancer.x() - 290, mid)
+        self._update_links()
+
+    def set_aspect(self, aspect: float) -> None:
+        """Re-arrange an arranged scene for a view of ``aspect`` (width / height)."""
+        if self.arranged and abs(aspect - self.aspect) > 1e-3:
+            self.aspect = aspect
+            self._place()
 
     def node_items(self) -> list[NodeItem]:
         """Node boxes in engine order."""
@@ -443,8 +476,12 @@ class ClusterScene(QGraphicsScene):
         bal = self.balancer.pos()
         starts = np.empty((n + 1, 2))
         ends = np.empty((n + 1, 2))
-        starts[0] = (self.source.x() + self.source.w / 2, self.source.y())
-        ends[0] = (bal.x() - self.balancer.w / 2 - 2, bal.y())
+        if self.arranged:  # the source above the balancer
+            starts[0] = (self.source.x(), self.source.y() + self.source.h / 2)
+            ends[0] = (bal.x(), bal.y() - self.balancer.h / 2 - 2)
+        else:
+            starts[0] = (self.source.x() + self.source.w / 2, self.source.y())
+            ends[0] = (bal.x() - self.balancer.w / 2 - 2, bal.y())
         starts[1:] = (bal.x() + self.balancer.w / 2, bal.y())
         for k, item in enumerate(items):
             ends[k + 1] = (item.x() - item.w / 2 - 3, item.y())
@@ -461,28 +498,30 @@ class ClusterScene(QGraphicsScene):
 
     # controller signals --------------------------------------------------------------------
     def _on_node_added(self, node_id: int) -> None:
-        compact = len(self.ctrl.node_ids) >= 25
+        compact = self._compact()
         if any(item.compact != compact for item in self.items_by_id.values()):
             self.rebuild()
             return
         self._add_item(node_id, self.ctrl.node(node_id), compact)
-        self._update_links()
+        self._place() if self.arranged else self._update_links()
         self.flow.reset(len(self.items_by_id) + 1)
 
     def _on_node_removed(self, node_id: int) -> None:
         item = self.items_by_id.pop(node_id)
         self.removeItem(item)
-        compact = len(self.ctrl.node_ids) >= 25
+        compact = self._compact()
         if any(it.compact != compact for it in self.items_by_id.values()):
             self.rebuild()
             return
-        self._update_links()
+        self._place() if self.arranged else self._update_links()
         self.flow.reset(len(self.items_by_id) + 1)
 
     def _on_node_changed(self, node_id: int) -> None:
-        self.items_by_id[node_id].set_node(self.ctrl.node(node_id))
+        item = self.items_by_id[node_id]
+        item.set_node(self.ctrl.node(node_id))
+        if not self.arranged:
+            item.setPos(item.node.x, item.node.y)
         self._on_state_changed(node_id)
-        self._update_links()
 
     def _on_state_changed(self, node_id: int) -> None:
         item = self.items_by_id[node_id]
@@ -577,12 +616,22 @@ class ClusterView(QGraphicsView):
 
     def fit(self) -> None:
         """Zoom so the whole cluster fits the view (never above 1:1.25)."""
-        rect = self.cluster.itemsBoundingRect().adjusted(-30, -30, 30, 30)
+        rect = self.cluster.itemsBoundingRect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.transform().m11() > 1.25:
             self.resetTransform()
             self.scale(1.25, 1.25)
             self.centerOn(rect.center())
+
+    def sizeHint(self) -> QSize:
+        """An arranged scene fills whatever it gets, so its extent must not decide the view's size."""
+        return QSize(640, 360) if self.cluster.arranged else super().sizeHint()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.cluster.arranged and event.size().height() > 0:
+            self.cluster.set_aspect(event.size().width() / event.size().height())
+            self.fit()
 
     def zoom(self, factor: float) -> None:
         scale = self.transform().m11() * factor

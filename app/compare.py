@@ -86,7 +86,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             plot.setYRange(0, 100.5, padding=0)
 
     def refresh(self) -> None:
-        """Redraw both columns from their histories; y ranges cover both, so heights compare."""
+        """Redraw both columns from their histories; y ranges cover every curve of both, so heights compare."""
         tops = np.zeros(len(ROWS))
         t_end = 0.0
         for c, ctrl in enumerate(self.ctrls):
@@ -104,7 +104,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             series["availability"] = h.column("availability_pct")[k:]
             for key, curve in self.curves[c].items():
                 curve.setData(t, series[key], connect="finite")
-            for r, names in enumerate((("offered", "served"), ("p95",))):
+            for r, names in enumerate((("offered", "served", "rejected", "lost"), ("p95",))):
                 values = np.concatenate([series[n] for n in names])
                 if np.isfinite(values).any():
                     tops[r] = max(tops[r], float(np.nanmax(values)))
@@ -128,7 +128,7 @@ class ClusterSide(QWidget):
         self.title.setStyleSheet("font-size: 13pt; font-weight: 600;")
         self.title.setWordWrap(True)
         layout.addWidget(self.title)
-        self.scene = ClusterScene(controller, self)
+        self.scene = ClusterScene(controller, self, arranged=True)  # a grid that fills the view
         self.view = ClusterView(self.scene)
         self.view.setMinimumHeight(200)
         layout.addWidget(self.view, 1)
@@ -211,7 +211,7 @@ class CompareWindow(QWidget):
         self.clock.ticked.connect(self.sides[0].scene.animate)
         self.clock.ticked.connect(self.sides[1].scene.animate)
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
-        self.resize(1500, 1000)
+        self.resize(1600, 1000)
 
     def set_lesson(self, index: int) -> None:
         """Load lesson ``index`` of LESSONS on both sides, from t = 0."""

@@ -56,3 +56,48 @@ def spread_if_overlapping(scenario: Scenario) -> Scenario:
     nodes = [n.model_copy(update={"x": float(x), "y": float(y)})
              for n, (x, y) in zip(scenario.nodes, grid_positions(len(xy)), strict=True)]
     return scenario.model_copy(update={"nodes": nodes})
+
+
+HUB_BOX = (190.0, 78.0)  # the traffic source and the load balancer
+HUB_GAP = 110.0  # arrow room between the hub column and the nodes (scene units)
+MARGIN = 30.0  # around the cluster when it is fitted to a view
+
+
+def arranged_layout(n_nodes: int, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Display-only positions for a view of ``aspect`` (width / height): the cluster drawn as large as it fits.
+
+    The traffic source sits above the load balancer in a column left of the nodes, which fill
+    a grid of compact boxes (full boxes for up to FULL_WHEN_ARRANGED nodes) with the number of
+    columns that lets the whole fit the view at the largest scale. Returns (node centres (n, 2),
+    hub centres (2, 2): source, balancer), scene units.
+    """
+    w, h = arranged_box_size(n_nodes)
+    step_x, step_y = w + GAP[0], h + GAP[1]
+    hub_w, hub_h = HUB_BOX
+    hubs_h = 2 * hub_h + 50.0
+
+    def extent(cols: int) -> tuple[float, float]:
+        rows = math.ceil(n_nodes / cols)
+        width = hub_w + HUB_GAP + cols * step_x - GAP[0] + 2 * MARGIN
+        height = max(rows * step_y - GAP[1], hubs_h) + 2 * MARGIN
+        return width, height
+
+    def scale(cols: int) -> float:  # relative to a view 1 unit tall
+        width, height = extent(cols)
+        return min(aspect / width, 1.0 / height)
+
+    cols = max(range(1, n_nodes + 1), key=scale)
+    rows = math.ceil(n_nodes / cols)
+    k = np.arange(n_nodes)
+    x = hub_w / 2 + HUB_GAP + w / 2 + (k % cols) * step_x
+    y = (k // cols - (rows - 1) / 2) * step_y
+    hubs = np.array([(0.0, -(hub_h + 50.0) / 2), (0.0, (hub_h + 50.0) / 2)])
+    return np.column_stack((x, y)), hubs
+
+
+FULL_WHEN_ARRANGED = 1  # an arranged cluster of more nodes gets compact boxes
+
+
+def arranged_box_size(n_nodes: int) -> tuple[float, float]:
+    """(width, height) of the node boxes of an arranged cluster of ``n_nodes``."""
+    return FULL_BOX if n_nodes <= FULL_WHEN_ARRANGED else COMPACT_BOX
