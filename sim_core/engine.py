@@ -34,7 +34,7 @@ from sim_core import kernel
 from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
-from sim_core.workload import draw_work, poisson_arrivals
+from sim_core.workload import PoissonArrivals, draw_work
 
 UP, DOWN, RESTARTING = 0, 1, 2
 STATE_NAMES = ("up", "down", "restarting")
@@ -87,16 +87,19 @@ def params_from_scenario(scenario: Scenario, overrides: dict[str, tuple[int, flo
 
 @dataclass
 class Streams:
-    """The three independent random streams: arrival times, CPU work, routing choices."""
+    """The three independent random streams: arrival times, CPU work, routing choices.
 
-    arrivals: np.random.Generator
+    Each draws the same numbers however the run is cut into steps, so a seed fixes the run.
+    """
+
+    arrivals: PoissonArrivals
     work: np.random.Generator
     routing: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int) -> Streams:
         a, w, r = np.random.SeedSequence(seed).spawn(3)
-        return cls(np.random.default_rng(a), np.random.default_rng(w), np.random.default_rng(r))
+        return cls(PoissonArrivals(np.random.default_rng(a)), np.random.default_rng(w), np.random.default_rng(r))
 
 
 _F = np.float64
@@ -433,10 +436,12 @@ def _route(state: EngineState, params: ClusterParams, routable: np.ndarray, n: i
         state.wrr_next = (start + n) % schedule.size
         return _cycle(schedule, start, n), _EMPTY_I, kernel.PRE_ROUTED
     if policy == "power_of_two":
-        first = rng.integers(0, m, n)
+        # two uniforms per request, drawn together, so the stream does not depend on step size
+        u = rng.random((n, 2))
+        first = np.minimum((u[:, 0] * m).astype(_I), m - 1)
         if m == 1:
             return routable[first], routable[first], kernel.POWER_OF_TWO
-        second = rng.integers(0, m - 1, n)
+        second = np.minimum((u[:, 1] * (m - 1)).astype(_I), m - 2)
         second += second >= first
         return routable[first], routable[second], kernel.POWER_OF_TWO
     state.lc_ptr[0] %= m
@@ -471,7 +476,7 @@ def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: f
         if trace.node is not None:
             pinned = trace.node[i0:i1]
     else:
-        arr = poisson_arrivals(params.workload, t0, t1, streams.arrivals)
+        arr = streams.arrivals.take(params.workload, t0, t1)
         work = draw_work(params.workload, arr.size, streams.work)
 
     n_arr = arr.size

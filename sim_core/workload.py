@@ -38,30 +38,59 @@ def rate_bound(workload: Workload) -> float:
     return workload.rate
 
 
-def poisson_arrivals(workload: Workload, t0: float, t1: float, rng: np.random.Generator) -> np.ndarray:
-    """Sorted arrival times (s) of a Poisson process with rate ``rate_at`` on [t0, t1).
+class PoissonArrivals:
+    """A Poisson arrival process whose times do not depend on how time is cut into steps.
 
-    The count is Poisson(bound * (t1 - t0)); given the count, the times are sorted uniforms,
-    drawn in O(n) as normalised cumulative sums of exponentials. A time-varying rate is
-    obtained by thinning, which is exact for any shape.
+    Candidate times are drawn ahead, a fixed-size chunk (about one second of traffic) at a
+    time, as cumulative sums of exponential gaps at the rate bound, and kept until they are
+    taken; a time-varying rate keeps each candidate with probability rate(t) / bound
+    (thinning, exact for any shape), its uniform drawn with the candidate. So the same seed
+    gives the same arrivals whatever the step size. When the rate bound changes (an edit),
+    the process restarts at that instant, which a Poisson process allows (it is memoryless).
     """
-    bound = rate_bound(workload)
-    span = t1 - t0
-    if bound <= 0.0 or span <= 0.0:
-        return np.empty(0)
-    n = int(rng.poisson(bound * span))
-    if n == 0:
-        return np.empty(0)
-    times = rng.standard_exponential(n + 1)
-    np.cumsum(times, out=times)  # in place: fresh temporaries cost more than the arithmetic
-    total = times[n]
-    times = times[:n]
-    times *= span / total
-    times += t0
-    if workload.shape.kind != "constant":
-        keep = rng.random(n) * bound < rate_at(workload, times)
-        times = times[keep]
-    return times
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self._key: tuple[float, bool] | None = None
+        self._times = np.empty(0)
+        self._keep_u = np.empty(0)
+        self._last = 0.0
+
+    def take(self, workload: Workload, t0: float, t1: float) -> np.ndarray:
+        """Sorted arrival times (s) in [t0, t1); ``t0`` is where the previous call ended."""
+        bound = rate_bound(workload)
+        thinned = workload.shape.kind != "constant"
+        if self._key != (bound, thinned):
+            self._key = (bound, thinned)
+            self._times, self._keep_u, self._last = np.empty(0), np.empty(0), t0
+        if bound <= 0.0 or t1 <= t0:
+            return np.empty(0)
+        taken: list[np.ndarray] = []
+        kept_u: list[np.ndarray] = []
+        while True:
+            end = int(np.searchsorted(self._times, t1, side="left"))
+            taken.append(self._times[:end])
+            kept_u.append(self._keep_u[:end])
+            self._times, self._keep_u = self._times[end:], self._keep_u[end:]
+            if self._times.size:
+                break
+            self._draw_chunk(bound, thinned)
+        if len(taken) > 1:
+            taken, kept_u = [np.concatenate(taken)], [np.concatenate(kept_u)]
+        times = taken[0]
+        if thinned:
+            times = times[kept_u[0] * bound < rate_at(workload, times)]
+        return times
+
+    def _draw_chunk(self, bound: float, thinned: bool) -> None:
+        size = max(64, int(bound))  # about one second of candidates, whatever the step
+        times = self.rng.standard_exponential(size)
+        times *= 1.0 / bound
+        np.cumsum(times, out=times)
+        times += self._last
+        self._last = float(times[-1])
+        self._times = times
+        self._keep_u = self.rng.random(size) if thinned else np.empty(size)
 
 
 def draw_work(workload: Workload, n: int, rng: np.random.Generator) -> np.ndarray:

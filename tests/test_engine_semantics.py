@@ -246,3 +246,32 @@ def test_a_second_failure_before_detection_keeps_the_first_detection_time():
     assert sim.state.routable[0]
     sim.step(0.1)  # t = 3.05
     assert not sim.state.routable[0]
+
+
+@pytest.mark.parametrize("policy", ["random", "round_robin", "least_connections", "power_of_two", "weighted"])
+def test_the_same_seed_gives_the_same_requests_whatever_the_step_size(policy):
+    events = [{"at_s": 7.3, "action": "fail", "node": "n1"}, {"at_s": 12.1, "action": "recover", "node": "n1"}]
+    logs = []
+    for dt in (0.05, 0.7, 3.0):
+        sim = Simulation(scenario(n=3, rate=25, policy=policy, events=events, hc=1.0, restart=1.0), seed=11,
+                         record=True)
+        list(sim.run(21.0, dt=dt))
+        logs.append(sim.request_log())
+    for log in logs[1:]:
+        np.testing.assert_array_equal(log.arrival, logs[0].arrival)
+        np.testing.assert_array_equal(log.node, logs[0].node)
+        np.testing.assert_array_equal(log.departure, logs[0].departure)
+        np.testing.assert_array_equal(log.outcome, logs[0].outcome)
+
+
+def test_a_ramp_thins_arrivals_the_same_way_whatever_the_step_size():
+    ramp = {"kind": "ramp", "to_rate": 50, "start_s": 0, "end_s": 20}
+    sc = validate_data({"nodes": [{"name": "a", "ram_gb": 64}],
+                        "workload": {"rate": 5, "cpu_time_ms": 10, "memory_mb": 1, "shape": ramp}})
+    counts = []
+    for dt in (0.1, 2.5):
+        sim = Simulation(sc, seed=4, record=True)
+        list(sim.run(20, dt=dt))
+        counts.append(sim.request_log().arrival)
+    np.testing.assert_array_equal(counts[0], counts[1])
+    assert counts[0].size == pytest.approx((5 + 50) / 2 * 20, rel=0.15)
