@@ -1,4 +1,4 @@
-"""The comparison view, big clusters on the canvas, the history buffers and the PySide6 guard."""
+"""Big clusters on the canvas, the history buffers and the PySide6 guard (the comparison: test_app_compare.py)."""
 
 from __future__ import annotations
 
@@ -9,45 +9,11 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.compare import LESSONS, CompareWindow, lesson_pair
 from app.history import History
 from app.layout import COMPACT_BOX, boxes_overlap, grid_positions
 from app.window import MainWindow
-from sim_core.engine import DOWN, Simulation
+from sim_core.engine import Simulation
 from sim_core.scenario import Node, Scenario, resolve
-
-
-def test_comparison_runs_both_clusters_on_the_same_traffic(qtbot):
-    view = CompareWindow()
-    qtbot.addWidget(view)
-    view.show()
-    view.lesson.setCurrentIndex(3)  # fault tolerance
-    vertical, horizontal = view.vertical, view.horizontal
-    assert len(vertical.scenario.nodes) == 1 and len(horizontal.scenario.nodes) == 7
-    assert vertical.scenario.workload == horizontal.scenario.workload
-    assert vertical.scenario.seed == horizontal.scenario.seed
-    view.clock.set_speed(20.0)
-    for _ in range(40):  # 40 s of simulated time, past the failure at 30 s
-        view.clock.tick(0.05)
-    assert vertical.sim.t == horizontal.sim.t == pytest.approx(40.0)
-    # the same seed and workload: the same arrivals on both sides
-    assert vertical.last.offered_total == horizontal.last.offered_total
-    # the lesson's failure hit both; the single server leaves nothing up, the cluster six
-    assert vertical.sim.node_state[0] == DOWN
-    assert int((horizontal.sim.node_state == DOWN).sum()) == 1
-    assert view.sides[0].readout.numbers["availability"] < 50 < view.sides[1].readout.numbers["availability"]
-    # charts of a row share their y axis, so the heights compare
-    left, right = view.charts.plots[0]
-    assert left.viewRange()[1] == right.viewRange()[1]
-    x, served = view.charts.curves[1]["served"].getData()
-    assert x[-1] == pytest.approx(40.0) and served[-1] == pytest.approx(view.sides[1].readout.numbers["served"])
-
-
-def test_each_lesson_pairs_existing_scenarios():
-    for _title, vertical_name, horizontal_name in LESSONS:
-        vertical, horizontal = lesson_pair(vertical_name, horizontal_name)
-        assert [e.at_s for e in vertical.events] == [e.at_s for e in horizontal.events]
-        assert vertical.workload == horizontal.workload
 
 
 def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_heat_strip(qtbot, qt_settings, tmp_path):

@@ -1,0 +1,132 @@
+"""The comparison view: the same traffic on both clusters, failures on both canvases, readouts = engines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.compare import LESSONS, CompareWindow, lesson_pair
+from app.layout import boxes_overlap
+from sim_core.engine import DOWN, UP
+
+FAULT_TOLERANCE = 3  # index in LESSONS
+
+
+@pytest.fixture
+def compare(qtbot):
+    view = CompareWindow()
+    qtbot.addWidget(view)
+    view.resize(1600, 1000)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def record_snapshots(controller) -> list:
+    """Every engine snapshot the controller emits from now on, in order."""
+    snaps: list = []
+    controller.stepped.connect(snaps.extend)
+    return snaps
+
+
+def run_until(view: CompareWindow, t_s: float) -> None:
+    """Tick the comparison's clock (20x speed, 1 simulated second a tick) until both sides reach ``t_s``."""
+    view.clock.set_speed(20.0)
+    while view.horizontal.sim.t < t_s - 1e-9:
+        view.clock.tick(0.05)
+
+
+def rate(snaps: list, name: str) -> float:
+    """Requests/s of ``name`` over the last second, from the engine's own cumulative totals."""
+    last = snaps[-1]
+    before = next(s for s in reversed(snaps) if s.t <= last.t - 1.0 + 1e-9)
+    return (getattr(last, f"{name}_total") - getattr(before, f"{name}_total")) / (last.t - before.t)
+
+
+def check_readout(side, snaps: list) -> None:
+    """Each figure the side's readout shows equals its engine's snapshot."""
+    snap, numbers = snaps[-1], side.readout.numbers
+    assert snap is side.ctrl.last
+    for name in ("served", "rejected", "lost"):
+        assert numbers[name] == pytest.approx(rate(snaps, name), abs=1e-9)
+    assert numbers["lost_total"] == snap.lost_total
+    assert numbers["availability"] == pytest.approx(snap.availability * 100.0)
+    assert numbers["cost"] == pytest.approx(snap.cost_per_hour)
+    assert numbers["nodes_up"] == f"{int((snap.state == UP).sum())}/{snap.state.size}"
+    if np.isnan(snap.latency_p95):
+        assert np.isnan(numbers["p95"])
+    else:
+        assert numbers["p95"] == pytest.approx(snap.latency_p95 * 1e3)
+
+
+def test_both_sides_get_the_same_arrivals_and_show_the_failure(compare):
+    compare.lesson.setCurrentIndex(FAULT_TOLERANCE)
+    vertical, horizontal = compare.vertical, compare.horizontal
+    assert len(vertical.scenario.nodes) == 1 and len(horizontal.scenario.nodes) == 7
+    [failure] = [e for e in horizontal.scenario.events if e.action == "fail"]
+    failed_ids = [vertical.id_by_name(vertical.scenario.events[0].node), horizontal.id_by_name(failure.node)]
+    snaps = [record_snapshots(vertical), record_snapshots(horizontal)]
+    shown_lost = [[], []]
+    for c, side in enumerate(compare.sides):
+        side.ctrl.stepped.connect(lambda _s, c=c, side=side: shown_lost[c].append(side.readout.numbers["lost"]))
+
+    run_until(compare, failure.at_s - 2.0)
+    for side, node_id in zip(compare.sides, failed_ids, strict=True):
+        assert side.scene.items_by_id[node_id].state == UP
+        assert side.readout.numbers["lost_total"] == 0
+    run_until(compare, failure.at_s + 6.0)
+
+    # the same seed and workload: step by step, the same arrivals on both sides
+    assert [s.t for s in snaps[0]] == [s.t for s in snaps[1]]
+    assert [s.offered_total for s in snaps[0]] == [s.offered_total for s in snaps[1]]
+    assert snaps[0][-1].offered_total > 100
+    # the lesson's failure: DOWN in both engines and on both canvases, lost requests in both readouts
+    for c, (side, node_id) in enumerate(zip(compare.sides, failed_ids, strict=True)):
+        assert side.ctrl.node_state(node_id) == DOWN
+        assert side.scene.items_by_id[node_id].state == DOWN
+        assert side.readout.numbers["lost_total"] > 0
+        assert max(shown_lost[c]) > 0
+        check_readout(side, snaps[c])
+    assert int((horizontal.sim.node_state == DOWN).sum()) == 1  # the other six keep serving
+    assert compare.sides[0].readout.numbers["availability"] < 50 < compare.sides[1].readout.numbers["availability"]
+
+
+def test_the_shared_throughput_range_keeps_the_lost_spike_in_view(compare):
+    compare.lesson.setCurrentIndex(FAULT_TOLERANCE)
+    run_until(compare, 40.0)
+    plots = compare.charts.plots
+    for row in plots:  # a row's charts share their y range, so heights compare
+        assert row[0].viewRange()[1] == row[1].viewRange()[1]
+    top = plots[0][0].viewRange()[1][1]
+    for c in range(2):
+        for key in ("offered", "served", "rejected", "lost"):
+            _t, values = compare.charts.curves[c][key].getData()
+            assert np.nanmax(values) <= top
+    _t, lost = compare.charts.curves[0]["lost"].getData()
+    assert np.nanmax(lost) > 20  # the single server's queue, lost at once
+    x, served = compare.charts.curves[1]["served"].getData()
+    assert x[-1] == pytest.approx(40.0) and served[-1] == pytest.approx(compare.sides[1].readout.numbers["served"])
+
+
+def test_both_canvases_fit_their_views_at_a_readable_size(compare):
+    compare.lesson.setCurrentIndex(FAULT_TOLERANCE)
+    for side in compare.sides:
+        view, items = side.view, side.scene.node_items()
+        assert view.transform().m11() >= 0.9  # 11 px box text stays at least 10 px on screen
+        visible = view.mapToScene(view.viewport().rect()).boundingRect()
+        for item in [*items, side.scene.source, side.scene.balancer]:
+            assert visible.contains(item.sceneBoundingRect())
+        assert not boxes_overlap(np.array([(i.x(), i.y()) for i in items]), (items[0].w, items[0].h))
+    # positions are display-only: the scenario keeps its own, and a box cannot be dragged into it
+    horizontal = compare.horizontal.scenario
+    _v, original = lesson_pair(*LESSONS[FAULT_TOLERANCE][1:])
+    assert [(n.x, n.y) for n in horizontal.nodes] == [(n.x, n.y) for n in original.nodes]
+    assert not any(item.flags() & item.GraphicsItemFlag.ItemIsMovable for item in compare.sides[1].scene.node_items())
+
+
+def test_each_lesson_pairs_existing_scenarios():
+    for _title, vertical_name, horizontal_name in LESSONS:
+        vertical, horizontal = lesson_pair(vertical_name, horizontal_name)
+        assert [e.at_s for e in vertical.events] == [e.at_s for e in horizontal.events]
+        assert vertical.workload == horizontal.workload
+        assert vertical.seed == horizontal.seed
