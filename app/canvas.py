@@ -503,7 +503,10 @@ class ClusterScene(QGraphicsScene):
             self.rebuild()
             return
         self._add_item(node_id, self.ctrl.node(node_id), compact)
-        self._place() if self.arranged else self._update_links()
+        if self.arranged:
+            self._place()
+        else:
+            self._update_links()
         self.flow.reset(len(self.items_by_id) + 1)
 
     def _on_node_removed(self, node_id: int) -> None:
@@ -513,7 +516,10 @@ class ClusterScene(QGraphicsScene):
         if any(it.compact != compact for it in self.items_by_id.values()):
             self.rebuild()
             return
-        self._place() if self.arranged else self._update_links()
+        if self.arranged:
+            self._place()
+        else:
+            self._update_links()
         self.flow.reset(len(self.items_by_id) + 1)
 
     def _on_node_changed(self, node_id: int) -> None:
