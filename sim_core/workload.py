@@ -41,16 +41,20 @@ def rate_bound(workload: Workload) -> float:
 class PoissonArrivals:
     """A Poisson arrival process whose times do not depend on how time is cut into steps.
 
-    Candidate times are drawn ahead, a fixed-size chunk (about one second of traffic) at a
-    time, as cumulative sums of exponential gaps at the rate bound, and kept until they are
-    taken; a time-varying rate keeps each candidate with probability rate(t) / bound
-    (thinning, exact for any shape), its uniform drawn with the candidate. So the same seed
-    gives the same arrivals whatever the step size. When the rate bound changes (an edit),
+    Candidate times are drawn ahead as cumulative sums of exponential gaps at the rate bound
+    and kept until they are taken; a time-varying rate keeps each candidate with probability
+    rate(t) / bound (thinning, exact for any shape). Gaps come from ``rng`` and the thinning
+    uniforms from ``thin_rng``, one value per candidate each, and numpy draws such values one
+    after another whatever the batch size; so the same seed gives the same arrivals whatever
+    the step size, and a batch can be sized to the step. When the rate bound changes (an edit),
     the process restarts at that instant, which a Poisson process allows (it is memoryless).
     """
 
-    def __init__(self, rng: np.random.Generator):
+    MAX_BATCH = 1 << 22  # candidates drawn at once (32 MB); longer steps draw several batches
+
+    def __init__(self, rng: np.random.Generator, thin_rng: np.random.Generator):
         self.rng = rng
+        self.thin_rng = thin_rng
         self._key: tuple[float, bool] | None = None
         self._times = np.empty(0)
         self._keep_u = np.empty(0)
@@ -74,7 +78,8 @@ class PoissonArrivals:
             self._times, self._keep_u = self._times[end:], self._keep_u[end:]
             if self._times.size:
                 break
-            self._draw_chunk(bound, thinned)
+            expected = bound * max(t1 - self._last, 0.0)
+            self._draw_batch(bound, thinned, min(self.MAX_BATCH, int(expected * 1.05) + 64))
         if len(taken) > 1:
             taken, kept_u = [np.concatenate(taken)], [np.concatenate(kept_u)]
         times = taken[0]
@@ -82,15 +87,14 @@ class PoissonArrivals:
             times = times[kept_u[0] * bound < rate_at(workload, times)]
         return times
 
-    def _draw_chunk(self, bound: float, thinned: bool) -> None:
-        size = max(64, int(bound))  # about one second of candidates, whatever the step
+    def _draw_batch(self, bound: float, thinned: bool, size: int) -> None:
         times = self.rng.standard_exponential(size)
         times *= 1.0 / bound
+        times[0] += self._last  # one running sum, left to right, however the batches fall
         np.cumsum(times, out=times)
-        times += self._last
         self._last = float(times[-1])
         self._times = times
-        self._keep_u = self.rng.random(size) if thinned else np.empty(size)
+        self._keep_u = self.thin_rng.random(size) if thinned else np.empty(size)
 
 
 def draw_work(workload: Workload, n: int, rng: np.random.Generator) -> np.ndarray:
