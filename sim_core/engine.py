@@ -3,7 +3,7 @@
 Design (functional core, thin facade):
 - ``ClusterParams`` (frozen) holds per-node arrays of shape (n_nodes,) built from a Scenario.
 - ``EngineState`` holds what changes: node states, balancer view, core free times, and the
-  requests in the system as flat arrays.
+  requests in the system in a ``RequestPool``.
 - ``advance(state, params, streams, t_stop, acc)`` moves time forward, splitting at the
   instants where a node comes up or the balancer changes its view; between those instants
   arrivals are drawn with numpy, routed (vectorized where the policy does not read live
@@ -20,8 +20,8 @@ Semantics, all times in seconds:
 - Resizing cores or RAM restarts the node (in-flight lost, out of rotation at once, back after
   ``restart_s`` plus the health check). Adding a node boots it the same way; the others are
   untouched. With no node in rotation the balancer rejects arrivals (503).
-- Randomness comes from three generators spawned from one seed (arrivals, work, routing), so
-  two clusters given the same seed see exactly the same traffic.
+- Randomness comes from generators spawned from one seed (arrivals, CPU work, routing), so two
+  clusters given the same seed see exactly the same traffic, whatever the step size.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim_core import kernel
-from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload
+from sim_core.scenario import MAX_NODES, Balancer, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
 from sim_core.workload import PoissonArrivals, draw_work
@@ -87,7 +87,7 @@ def params_from_scenario(scenario: Scenario, overrides: dict[str, tuple[int, flo
 
 @dataclass
 class Streams:
-    """The three independent random streams: arrival times, CPU work, routing choices.
+    """The independent random streams: arrival times (with their thinning), CPU work, routing.
 
     Each draws the same numbers however the run is cut into steps, so a seed fixes the run.
     """
@@ -183,7 +183,7 @@ class EngineState:
     route_at: np.ndarray  # when the balancer's view of the node flips to route_to (inf: never)
     route_to: np.ndarray  # bool
     up_at: np.ndarray  # when a restarting node is up (inf: not restarting)
-    core_free: np.ndarray  # (n_nodes, max cores): min-heap of each node's core free times
+    core_free: np.ndarray  # (n_nodes, max cores): each node's core free times (a min-heap above 8 cores)
     storage_used_kb: np.ndarray
     pool: RequestPool = field(default_factory=RequestPool)  # the requests in the system
     scratch: Scratch = field(default_factory=Scratch)
@@ -222,19 +222,17 @@ def initial_state(params: ClusterParams) -> EngineState:
 
 @dataclass
 class StepAccumulator:
-    """What happened since the last snapshot: counts, and the requests that finished."""
+    """What a step needs besides the state: where it began, and per-node figures (n_nodes,) so far."""
 
     t0: float
-    n: int
-    offered: int = 0
-    rejected: int = 0
-    lost: int = 0
-    node_offered: np.ndarray = field(init=False)
-    busy_s: np.ndarray = field(init=False)  # core-seconds of requests lost mid-step
+    totals0: tuple[int, int, int]  # offered, rejected, lost totals at t0; the step's counts are the change
+    node_offered: np.ndarray  # requests routed to each node
+    busy_s: np.ndarray  # core-seconds of requests lost mid-step
 
-    def __post_init__(self) -> None:
-        self.node_offered = np.zeros(self.n, dtype=_I)
-        self.busy_s = np.zeros(self.n)
+    @classmethod
+    def start(cls, state: EngineState, n: int) -> StepAccumulator:
+        """An empty step beginning at ``state.t``."""
+        return cls(state.t, (state.offered, state.rejected, state.lost), np.zeros(n, dtype=_I), np.zeros(n))
 
 
 @dataclass
@@ -333,9 +331,7 @@ def _lose_requests(state: EngineState, j: int, t: float, acc: StepAccumulator, r
     if mine.any():
         started = np.clip(t - np.maximum(pool.start[mine], acc.t0), 0.0, None)
         acc.busy_s[j] += float(started.sum())
-        count = int(mine.sum())
-        state.lost += count
-        acc.lost += count
+        state.lost += int(mine.sum())
         if recorder is not None:
             recorder.lost_rids.append(pool.rid[mine])
         pool.keep(~mine)
@@ -485,11 +481,9 @@ def _interval(state: EngineState, params: ClusterParams, streams: Streams, t1: f
         rid0 = state.next_rid
         state.next_rid += n_arr
         state.offered += n_arr
-        acc.offered += n_arr
         routable = np.flatnonzero(state.routable)
         if pinned is None and routable.size == 0:
             state.rejected += n_arr
-            acc.rejected += n_arr
             if recorder is not None:
                 nan = np.full(n_arr, np.nan)
                 recorder.add(np.arange(rid0, rid0 + n_arr, dtype=_I), arr, np.full(n_arr, -1, _I), nan, nan,
@@ -544,9 +538,7 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
         rid0, *pool.buffers(), pool.size,
     )
     state.lost += lost
-    acc.lost += lost
     state.rejected += rejected
-    acc.rejected += rejected
     if recorder is not None:
         recorder.add(np.arange(rid0, rid0 + n_arr, dtype=_I), arr, out_node, out_start, out_dep, out_status,
                      choice1, choice2)
@@ -585,13 +577,15 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     window = latency.window_summary()
     total = latency.total_summary()
     served = latencies.size
-    finished = outcomes.add(t1, np.array([served, acc.rejected, acc.lost]))
+    offered0, rejected0, lost0 = acc.totals0
+    offered, rejected, lost = state.offered - offered0, state.rejected - rejected0, state.lost - lost0
+    finished = outcomes.add(t1, np.array([served, rejected, lost]))
     ended_total = state.served + state.rejected + state.lost
     cost_per_hour = float(params.price_per_hour.sum())
     state.cost_total += cost_per_hour * dt / 3600.0
     return Snapshot(
         t=t1, dt=dt,
-        offered=acc.offered * per_s, served=served * per_s, rejected=acc.rejected * per_s, lost=acc.lost * per_s,
+        offered=offered * per_s, served=served * per_s, rejected=rejected * per_s, lost=lost * per_s,
         offered_total=state.offered, served_total=state.served, rejected_total=state.rejected,
         lost_total=state.lost, in_system=state.in_system,
         latency_p50=window.p50, latency_p95=window.p95, latency_p99=window.p99, latency_mean=window.mean,
@@ -644,7 +638,7 @@ class Simulation:
         self._recorder = _Recorder() if self.record else None
         self._events = sorted(self._scenario.events, key=lambda e: e.at_s)
         self._next_event = 0
-        self._acc = StepAccumulator(0.0, self.params.n)
+        self._acc = StepAccumulator.start(self.state, self.params.n)
 
     @property
     def scenario(self) -> Scenario:
@@ -681,7 +675,7 @@ class Simulation:
             self._next_event += 1
         self._advance(t_stop)
         snap = finish_step(self.state, self.params, self._acc, self._latency, self._outcomes)
-        self._acc = StepAccumulator(self.state.t, self.params.n)
+        self._acc = StepAccumulator.start(self.state, self.params.n)
         return snap
 
     def run(self, seconds: float, dt: float = 1.0):
@@ -694,10 +688,10 @@ class Simulation:
         advance(self.state, self.params, self.streams, t_stop, self._acc, self.trace, self._recorder)
 
     def _apply_event(self, event) -> None:
-        names = [n.name for n in self._scenario.nodes]
-        if event.node not in names:
+        try:
+            j = self._scenario.node_index(event.node)
+        except ScenarioError:
             return  # the node was deleted in the editor
-        j = names.index(event.node)
         if event.action == "fail":
             self.fail(j)
         elif event.action == "recover":
@@ -758,8 +752,8 @@ class Simulation:
 
     def add_node(self, node: Node) -> int:
         """Add a node; it boots for ``restart_s``, then joins after a health check. Returns its index."""
-        if self.params.n >= 5000:
-            raise ScenarioError("nodes: a scenario may have at most 5000 nodes")
+        if self.params.n >= MAX_NODES:
+            raise ScenarioError(f"nodes: a scenario may have at most {MAX_NODES} nodes")
         self._replace_nodes([*self._scenario.nodes, node])
         s = self.state
         s.state = np.append(s.state, np.int8(UP))
@@ -771,7 +765,8 @@ class Simulation:
         s.core_free = np.vstack((s.core_free, np.zeros((1, s.core_free.shape[1]))))
         self._rebuild()
         j = self.params.n - 1
-        self._grow_acc()
+        self._acc.node_offered = np.append(self._acc.node_offered, 0)
+        self._acc.busy_s = np.append(self._acc.busy_s, 0.0)
         restart_node(self.state, self.params, j, self._acc, self._recorder)
         return j
 
@@ -795,12 +790,6 @@ class Simulation:
         self._rebuild()
         self._acc.node_offered = np.delete(self._acc.node_offered, i)
         self._acc.busy_s = np.delete(self._acc.busy_s, i)
-        self._acc.n -= 1
-
-    def _grow_acc(self) -> None:
-        self._acc.node_offered = np.append(self._acc.node_offered, 0)
-        self._acc.busy_s = np.append(self._acc.busy_s, 0.0)
-        self._acc.n += 1
 
     def set_balancer(self, balancer: Balancer) -> None:
         """Change the routing policy or health-check interval from now on."""
