@@ -12,7 +12,6 @@ import csv
 import math
 import os
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_core.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, builtin_names, builtin_path, load, resolve
+from sim_core.scenario import (
+    DEFAULT_SCENARIO,
+    Scenario,
+    ScenarioError,
+    atomic_writer,
+    builtin_names,
+    builtin_path,
+    load,
+    resolve,
+)
 
 MIN_SECONDS, MAX_SECONDS = 0.01, 1e6  # the shortest and longest run, in simulated seconds
 MIN_DT = 0.001  # s
@@ -285,22 +293,9 @@ def _csv_rows(path: Path | None) -> Iterator[Callable[[dict[str, float]], None]]
         yield lambda row: None
         return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with atomic_writer(path, newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(CSV_COLUMNS)
             yield lambda row: writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
-        raise
+    except OSError as exc:
+        raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None

@@ -15,8 +15,10 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TextIO
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -371,14 +373,17 @@ def dumps(scenario: Scenario) -> str:
     return json.dumps(scenario.model_dump(mode="json"), indent=2) + "\n"
 
 
-def save(scenario: Scenario, path: str | os.PathLike[str]) -> None:
-    """Write atomically: a temporary file beside ``path``, flushed, then renamed over it."""
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[TextIO]:
+    """A text file to write ``path`` with, atomically: a temporary file beside it, flushed, then
+    renamed over it when the block ends; if the block raises, the temporary file is removed and
+    any old file is left as it was. Raises OSError when the folder cannot take the file.
+    """
     path = Path(path)
-    text = dumps(scenario)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -388,6 +393,13 @@ def save(scenario: Scenario, path: str | os.PathLike[str]) -> None:
         except OSError:
             pass
         raise
+
+
+def save(scenario: Scenario, path: str | os.PathLike[str]) -> None:
+    """Write the scenario to ``path`` atomically (see ``atomic_writer``)."""
+    text = dumps(scenario)
+    with atomic_writer(path) as handle:
+        handle.write(text)
 
 
 # --- built-in scenarios ------------------------------------------------------------------
