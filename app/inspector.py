@@ -7,7 +7,6 @@ undoable edit, which reaches the engine at once; the editors follow the controll
 
 from __future__ import annotations
 
-import annotated_types
 from pydantic import BaseModel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -27,22 +26,9 @@ from PySide6.QtWidgets import (
 
 from app.controller import SimController
 from sim_core.engine import DOWN, STATE_NAMES
-from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioError, Workload
+from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioError, Workload, field_range
 
 SLIDER_STEPS = 1000
-
-
-def field_range(model: type[BaseModel], field: str) -> tuple[float, float]:
-    """The (ge, le) bounds declared on a pydantic field."""
-    low = high = None
-    for meta in model.model_fields[field].metadata:
-        if isinstance(meta, annotated_types.Ge):
-            low = meta.ge
-        elif isinstance(meta, annotated_types.Le):
-            high = meta.le
-    if low is None or high is None:
-        raise ValueError(f"{model.__name__}.{field} has no declared range")
-    return low, high
 
 
 def make_spin(model: type[BaseModel], field: str, unit: str = "", decimals: int = 2,

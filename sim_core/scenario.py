@@ -228,8 +228,18 @@ def _bounds(loc: tuple[Any, ...]) -> tuple[Any, Any] | None:
             return None
         info = fields[part]
         model = _inner_model(info.annotation)
-    if info is None:
-        return None
+    return None if info is None else _declared_range(info)
+
+
+def field_range(model: type[BaseModel], field: str) -> tuple[Any, Any]:
+    """The (low, high) range declared on ``model.field`` (e.g. ``Node``, ``"cores"`` -> (1, 256))."""
+    bounds = _declared_range(model.model_fields[field])
+    if bounds is None:
+        raise ValueError(f"{model.__name__}.{field} has no declared range")
+    return bounds
+
+
+def _declared_range(info: Any) -> tuple[Any, Any] | None:
     low = high = None
     for meta in _metadata(info):
         if isinstance(meta, annotated_types.Ge):
