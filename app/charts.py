@@ -14,7 +14,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from app.controller import SimController
-from app.history import History
+from app.history import RATE_NAMES, History
+from sim_core.engine import DOWN
 
 WINDOW_S = 60.0  # simulated seconds shown
 PAGE_S = 5.0  # the shown window moves on by this much at a time
@@ -59,7 +60,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.availability = self._plot(2, 0, "Availability (last 10 s)", "%")
         self.cost = self._plot(2, 1, "Cost", "$/h")
         self.curves: dict[str, pg.PlotDataItem] = {}
-        for name in ("offered", "served", "rejected", "lost"):
+        for name in RATE_NAMES:
             self._curve(self.throughput, name, name, dashed=name == "offered")
         for name in ("p50", "p95", "p99"):
             self._curve(self.latency, name, name)
@@ -133,7 +134,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
 
     def _mark_state_change(self, node_id: int) -> None:
         """A vertical line on the throughput chart where the user failed or recovered a node."""
-        failed = self.ctrl.node_state(node_id) == 1
+        failed = self.ctrl.node_state(node_id) == DOWN
         name = self.ctrl.node(node_id).name
         line = pg.InfiniteLine(self.ctrl.sim.t, angle=90, movable=False,
                                pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1,
@@ -157,7 +158,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         k = window_start(t_all, self.window_s + PAGE_S)
         t = t_all[k:]
         rates = h.rates()
-        for name in ("offered", "served", "rejected", "lost"):
+        for name in RATE_NAMES:
             self.curves[name].setData(t, rates[name][k:])
         _headroom(self.throughput, rates["offered"][k:], rates["served"][k:])
         for name in ("p50", "p95", "p99"):
@@ -220,7 +221,7 @@ def format_figure(key: str, value: float) -> str:
     """How the readout writes a figure: rates 1 decimal, ms to 3 significant digits, % 2 decimals."""
     if isinstance(value, float) and math.isnan(value):
         return "–"
-    if key in ("offered", "served", "rejected", "lost"):
+    if key in RATE_NAMES:
         return f"{value:.1f}"
     if key in ("p50", "p95", "p99"):
         return f"{value:.3g}" if value < 1000 else f"{value:.0f}"
@@ -276,7 +277,7 @@ class Readout(QWidget):
             figures.update({key: math.nan for key, _c, _u in READOUT if key != "nodes_up"})
         else:
             rates = self.ctrl.history.rates()
-            figures.update({name: float(rates[name][-1]) for name in ("offered", "served", "rejected", "lost")})
+            figures.update({name: float(rates[name][-1]) for name in RATE_NAMES})
             figures.update(p50=snap.latency_p50 * 1e3, p95=snap.latency_p95 * 1e3, p99=snap.latency_p99 * 1e3,
                            availability=snap.availability * 100.0, cost=snap.cost_per_hour,
                            queued=int(snap.queue.sum()), lost_total=int(snap.lost_total))

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.canvas import ClusterScene, ClusterView
 from app.charts import COLOURS, PAGE_S, WINDOW_S, Readout, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
+from app.history import RATE_NAMES
 from sim_core.engine import DOWN
 from sim_core.scenario import Event, Scenario, resolve
 
@@ -99,12 +100,12 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             k = window_start(t_all, WINDOW_S + PAGE_S)
             t = t_all[k:]
             rates = h.rates()
-            series = {name: rates[name][k:] for name in ("offered", "served", "rejected", "lost")}
+            series = {name: rates[name][k:] for name in RATE_NAMES}
             series["p95"] = h.column("p95_ms")[k:]
             series["availability"] = h.column("availability_pct")[k:]
             for key, curve in self.curves[c].items():
                 curve.setData(t, series[key], connect="finite")
-            for r, names in enumerate((("offered", "served", "rejected", "lost"), ("p95",))):
+            for r, names in enumerate((RATE_NAMES, ("p95",))):
                 values = np.concatenate([series[n] for n in names])
                 if np.isfinite(values).any():
                     tops[r] = max(tops[r], float(np.nanmax(values)))

@@ -18,7 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.history import History
 from app.layout import GAP, box_size, spread_if_overlapping
-from sim_core.engine import DOWN, Simulation, Snapshot
+from sim_core.engine import Simulation, Snapshot
 from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload, validate_data
 
 STEP_S = 0.05  # simulated seconds per engine step at normal speeds
@@ -250,10 +250,6 @@ class SimController(QObject):
         """Fail the node, or recover it if it is down."""
         self.sim.toggle(self.index_of(node_id))
         self.node_state_changed.emit(node_id)
-
-    def set_failed(self, node_id: int, failed: bool) -> None:
-        if (self.node_state(node_id) == DOWN) != failed:
-            self.toggle_node(node_id)
 
     def advance(self, seconds: float, steps: int, deadline: float = np.inf) -> int:
         """Run ``steps`` engine steps covering ``seconds``; stop early at ``deadline`` (perf_counter).

@@ -40,6 +40,7 @@ class History:
         self._util = np.zeros((2 * self.capacity, n_nodes), dtype=np.float32)
         self._next = 0
         self.size = 0
+        self._rates: tuple[float, dict[str, np.ndarray]] | None = None  # (window_s, rates) until the next append
 
     @property
     def n_nodes(self) -> int:
@@ -65,6 +66,7 @@ class History:
         self._util[i + self.capacity] = snap.utilization
         self._next = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+        self._rates = None
 
     def _span(self) -> slice:
         if self.size < self.capacity:
@@ -83,8 +85,11 @@ class History:
         """Requests/s over the ``window_s`` seconds ending at each sample: offered, served, rejected, lost.
 
         Computed from the engine's cumulative counts, so the figure at the last sample is exactly
-        (total now - total ``window_s`` ago) / elapsed time. Shape (size,) each.
+        (total now - total ``window_s`` ago) / elapsed time. Shape (size,) each. The charts, the
+        readout and the canvas all ask after each tick: the result is kept until the next append.
         """
+        if self._rates is not None and self._rates[0] == window_s:
+            return self._rates[1]
         t = self.column("t")
         if t.size == 0:
             return {name: np.empty(0) for name in RATE_NAMES}
@@ -93,11 +98,14 @@ class History:
         # the earliest boundary inside the window, but never the sample's own end
         j = np.minimum(np.searchsorted(times, t - window_s - 1e-9), np.arange(t.size))
         elapsed = t - times[j]
+        # the count before the first stored sample: 0, unless the ring has wrapped (then unknown)
+        baseline = 0.0 if self.size < self.capacity else np.nan
         out = {}
         for name in RATE_NAMES:
-            totals = np.concatenate(([self._baseline(name)], self.column(f"{name}_total")))
+            totals = np.concatenate(([baseline], self.column(f"{name}_total")))
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[name] = np.where(elapsed > 0, (totals[1:] - totals[j]) / elapsed, 0.0)
+        self._rates = (window_s, out)
         return out
 
     def smoothed_utilization(self, start: int, window_s: float = RATE_WINDOW_S) -> np.ndarray:
@@ -117,20 +125,11 @@ class History:
         out = (busy[1:] - busy[j]) / (t - times[j])[:, None]
         return out[start - lo:]
 
-    def _baseline(self, name: str) -> float:
-        """The cumulative count before the first stored sample (0 unless the ring has wrapped)."""
-        if self.size < self.capacity:
-            return 0.0
-        return np.nan  # the oldest sample's own step is unknown; its rate is not shown
-
-    def recent_utilization(self, window_s: float = RATE_WINDOW_S) -> np.ndarray:
-        """Per-node utilization 0..1 averaged (time-weighted) over the last ``window_s`` s: shape (n_nodes,)."""
+    def recent_utilization(self) -> np.ndarray:
+        """Per-node utilization 0..1 over the last RATE_WINDOW_S s, shape (n_nodes,): the charts' last point."""
         if self.size == 0:
             return np.zeros(self.n_nodes)
-        t = self.column("t")
-        k = int(np.searchsorted(t, t[-1] - window_s + 1e-9))
-        dt = self.column("dt")[k:]
-        return (self.utilization()[k:] * dt[:, None]).sum(axis=0) / dt.sum()
+        return self.smoothed_utilization(self.size - 1)[-1]
 
 
 CSV_COLUMNS = ("t_s", "offered_rps", "served_rps", "rejected_rps", "lost_rps", "p50_ms", "p95_ms", "p99_ms",
