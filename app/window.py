@@ -269,7 +269,10 @@ class MainWindow(QMainWindow):
 
     # files --------------------------------------------------------------------------------------
     def show_error(self, title: str, text: str) -> None:
-        """A window-modal message that does not block the event loop (kept in ``error_box``)."""
+        """A window-modal message that does not block the event loop (kept in ``error_box``); it replaces
+        the previous one rather than stacking on it."""
+        if self.error_box is not None:
+            self.error_box.close()
         self.error_box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         self.error_box.setWindowModality(Qt.WindowModality.WindowModal)
         self.error_box.open()
@@ -424,8 +427,9 @@ class MainWindow(QMainWindow):
         self.clock.set_running(False)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.autosaver.discard()
-        if self.compare_window is not None:
-            self.compare_window.close()
+        for other in (self.compare_window, self.error_box):  # nothing of this window stays on screen
+            if other is not None:
+                other.close()
         event.accept()
 
 
