@@ -193,7 +193,7 @@ class KioskWindow(QWidget):
     def check_idle(self, now: float | None = None) -> bool:
         """Resume the tour if nobody touched anything for ``idle_s`` seconds; returns whether it did."""
         now = time.monotonic() if now is None else now
-        if self.touring or now - self.last_input < self.idle_s:
+        if self.touring or now < self.last_input + self.idle_s:  # the deadline, as callers compute it
             return False
         self.resume_tour()
         return True
