@@ -166,23 +166,52 @@ class ClusterSide(QWidget):
             self.fail_button.setText(label)
 
 
-class CompareWindow(QWidget):
+class Comparison(QWidget):
+    """A vertical and a horizontal cluster under one clock: a column (``sides``) for each and the
+    shared ``charts``. The comparison window and the kiosk lay these out in their own ways."""
+
+    def __init__(self, parent: QWidget | None = None, flags: Qt.WindowType = Qt.WindowType.Widget):
+        super().__init__(parent, flags)
+        vertical, horizontal = lesson_pair(*LESSONS[0][1:])
+        self.vertical = SimController(vertical, parent=self)
+        self.horizontal = SimController(horizontal, parent=self)
+        self.clock = SimClock([self.vertical, self.horizontal], self)
+        self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
+        self.charts = CompareCharts([self.vertical, self.horizontal])
+        for side in self.sides:
+            self.clock.ticked.connect(side.scene.animate)
+        self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
+
+    def load_lesson(self, index: int) -> None:
+        """Lesson ``index`` of LESSONS on both sides, from t = 0 with every node up."""
+        vertical, horizontal = lesson_pair(*LESSONS[index][1:])
+        self.vertical.replace(vertical)
+        self.horizontal.replace(horizontal)
+        self.charts.refresh()
+        self.fit_views()
+
+    def fit_views(self) -> None:
+        for side in self.sides:
+            side.view.fit()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.fit_views()
+
+
+class CompareWindow(Comparison):
     """The comparison view: a lesson picker, play/pause/reset/speed, two cluster columns and shared charts."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Vertical vs horizontal — ScaleLab")
-        vertical, horizontal = lesson_pair(*LESSONS[0][1:])
-        self.vertical = SimController(vertical, parent=self)
-        self.horizontal = SimController(horizontal, parent=self)
-        self.clock = SimClock([self.vertical, self.horizontal], self)
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.lesson = QComboBox()
         for title, _v, _h in LESSONS:
             self.lesson.addItem(title)
         self.lesson.setAccessibleName("lesson")
-        self.lesson.currentIndexChanged.connect(self.set_lesson)
+        self.lesson.currentIndexChanged.connect(self.load_lesson)
         self.play = QPushButton("Play")
         self.play.clicked.connect(lambda: self.clock.set_running(not self.clock.running))
         self.clock.running_changed.connect(lambda on: self.play.setText("Pause" if on else "Play"))
@@ -200,38 +229,19 @@ class CompareWindow(QWidget):
         bar.addWidget(self.note, 1)
         layout.addLayout(bar)
         grid = QGridLayout()
-        self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
         for c, side in enumerate(self.sides):
             grid.addWidget(side, 0, c)
-        self.charts = CompareCharts([self.vertical, self.horizontal])
         self.charts.setMinimumHeight(420)
         grid.addWidget(self.charts, 1, 0, 1, 2)
         grid.setRowStretch(0, 4)
         grid.setRowStretch(1, 6)
         layout.addLayout(grid, 1)
-        self.clock.ticked.connect(self.sides[0].scene.animate)
-        self.clock.ticked.connect(self.sides[1].scene.animate)
-        self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
         self.resize(1600, 1000)
-
-    def set_lesson(self, index: int) -> None:
-        """Load lesson ``index`` of LESSONS on both sides, from t = 0."""
-        vertical, horizontal = lesson_pair(*LESSONS[index][1:])
-        self.vertical.replace(vertical)
-        self.horizontal.replace(horizontal)
-        self.charts.refresh()
-        for side in self.sides:
-            side.view.fit()
 
     def reset(self) -> None:
         self.vertical.reset()
         self.horizontal.reset()
         self.charts.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        for side in self.sides:
-            side.view.fit()
 
     def closeEvent(self, event) -> None:
         self.clock.set_running(False)

@@ -23,7 +23,6 @@ from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
-    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -32,8 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare import LESSONS, ClusterSide, CompareCharts, lesson_pair
-from app.controller import SimClock, SimController
+from app.compare import LESSONS, ClusterSide, CompareCharts, Comparison
 
 EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
 IDLE_S = 120.0  # wall seconds without input before the tour resumes
@@ -69,7 +67,7 @@ def lesson_label(title: str) -> str:
     return title.split(":", 1)[0]
 
 
-class KioskWindow(QWidget):
+class KioskWindow(Comparison):
     """The fullscreen exhibit: two cluster columns, shared charts, caption and lesson buttons.
 
     ``touring`` is True while lessons advance on their own; any input makes it False until
@@ -86,19 +84,11 @@ class KioskWindow(QWidget):
         self.touring = True
         self.last_input = time.monotonic()
         self._staff_exit = False
-        vertical, horizontal = lesson_pair(*LESSONS[0][1:])
-        self.vertical = SimController(vertical, parent=self)
-        self.horizontal = SimController(horizontal, parent=self)
         for ctrl in (self.vertical, self.horizontal):
             ctrl.undo_stack.setUndoLimit(UNDO_LIMIT)
-        self.clock = SimClock([self.vertical, self.horizontal], self)
-        self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
-        self.charts = CompareCharts([self.vertical, self.horizontal])
         self._build_layout()
-        for side in self.sides:
-            self.clock.ticked.connect(side.scene.animate)
         self.clock.ticked.connect(self._on_tick)
-        self.horizontal.stepped.connect(lambda _s: self._after_step())  # stepped after the vertical one
+        self.horizontal.stepped.connect(lambda _s: self._update_status())
         self.idle_timer = QTimer(self)
         self.idle_timer.setInterval(1000)
         self.idle_timer.timeout.connect(self.check_idle)
@@ -150,28 +140,16 @@ class KioskWindow(QWidget):
         """Load lesson ``index`` of LESSONS on both sides, from t = 0 with every node up."""
         self.lesson_index = index % len(LESSONS)
         title, vertical_name, horizontal_name = LESSONS[self.lesson_index]
-        vertical, horizontal = lesson_pair(vertical_name, horizontal_name)
-        self.lesson_s = horizontal.duration_s
-        self.vertical.replace(vertical)
-        self.horizontal.replace(horizontal)
-        for side in self.sides:
-            for item in side.scene.node_items():  # a tap must not turn into a drag (an edit)
-                item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, False)
-            side.view.resetTransform()
-            side.view.fit()
+        self.load_lesson(self.lesson_index)  # boxes of these arranged canvases cannot be dragged: a tap stays a tap
+        self.lesson_s = self.horizontal.scenario.duration_s
         self.title.setText(title)
         self.caption.setText(CAPTIONS.get((vertical_name, horizontal_name), title.split(":", 1)[-1].strip()))
         self.buttons.button(self.lesson_index).setChecked(True)
-        self.charts.refresh()
         self._update_status()
 
     def _on_tick(self, _wall_s: float) -> None:
         if self.touring and self.horizontal.sim.t >= self.lesson_s:
             self.show_lesson(self.lesson_index + 1)
-
-    def _after_step(self) -> None:
-        self.charts.refresh()
-        self._update_status()
 
     def _update_status(self) -> None:
         t = self.horizontal.sim.t
@@ -221,8 +199,6 @@ class KioskWindow(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         QApplication.instance().installEventFilter(self)
-        for side in self.sides:
-            side.view.fit()
 
     def staff_exit(self) -> None:
         """Close for good (the exit chord)."""
