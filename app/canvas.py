@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import SimController
-from app.layout import COMPACT_FROM, FULL_WHEN_ARRANGED, MARGIN, arranged_layout, box_size
+from app.layout import COMPACT_FROM, FULL_WHEN_ARRANGED, HUB_BOX, MARGIN, arranged_layout, box_size
 from sim_core.engine import DOWN, RESTARTING, UP
 from sim_core.scenario import Node
 
@@ -125,8 +125,12 @@ class NodeItem(QGraphicsObject):
         else:
             self._paint_full(painter, inner, ink, heat, dead)
 
-    def _state_text(self) -> str:
-        return {DOWN: "DOWN", RESTARTING: "restarting"}.get(self.state, "up")
+    def _paint_state(self, painter: QPainter, line: QRectF, words: dict[int, str]) -> None:
+        """The state, right-aligned on ``line`` in its colour; ``words`` per state (UP, DOWN, RESTARTING)."""
+        painter.setPen(DEAD_EDGE.lighter(130) if self.state == DOWN else RESTART_EDGE.darker(120)
+                       if self.state == RESTARTING else QColor("#2e7d32"))
+        text = words[self.state]
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
         font = QFont(painter.font())
@@ -138,10 +142,7 @@ class NodeItem(QGraphicsObject):
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
         font.setPixelSize(12)
         painter.setFont(font)
-        painter.setPen(DEAD_EDGE.lighter(130) if dead else RESTART_EDGE.darker(120)
-                       if self.state == RESTARTING else QColor("#2e7d32"))
-        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         ("✕ " if dead else "● ") + self._state_text())
+        self._paint_state(painter, line, {UP: "● up", DOWN: "✕ DOWN", RESTARTING: "● restarting"})
         font.setBold(False)
         font.setPixelSize(12)
         painter.setFont(font)
@@ -166,10 +167,7 @@ class NodeItem(QGraphicsObject):
         painter.setPen(ink)
         line = QRectF(r.left(), r.top(), r.width(), 15)
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
-        painter.setPen(DEAD_EDGE.lighter(130) if dead else RESTART_EDGE.darker(120)
-                       if self.state == RESTARTING else QColor("#2e7d32"))
-        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         "DOWN" if dead else "restart" if self.state == RESTARTING else "up")
+        self._paint_state(painter, line, {UP: "up", DOWN: "DOWN", RESTARTING: "restart"})
         font.setBold(False)
         painter.setFont(font)
         painter.setPen(ink)
@@ -199,7 +197,7 @@ class HubItem(QGraphicsObject):
         super().__init__()
         self.title = title
         self.lines = ("", "")
-        self.w, self.h = 190.0, 78.0
+        self.w, self.h = HUB_BOX
 
     def set_lines(self, first: str, second: str) -> None:
         if (first, second) != self.lines:
@@ -498,22 +496,17 @@ class ClusterScene(QGraphicsScene):
 
     # controller signals --------------------------------------------------------------------
     def _on_node_added(self, node_id: int) -> None:
-        compact = self._compact()
-        if any(item.compact != compact for item in self.items_by_id.values()):
-            self.rebuild()
-            return
-        self._add_item(node_id, self.ctrl.node(node_id), compact)
-        if self.arranged:
-            self._place()
-        else:
-            self._update_links()
-        self.flow.reset(len(self.items_by_id) + 1)
+        self._add_item(node_id, self.ctrl.node(node_id), self._compact())
+        self._after_count_changed()
 
     def _on_node_removed(self, node_id: int) -> None:
-        item = self.items_by_id.pop(node_id)
-        self.removeItem(item)
+        self.removeItem(self.items_by_id.pop(node_id))
+        self._after_count_changed()
+
+    def _after_count_changed(self) -> None:
+        """Rebuild if the box form (full or compact) changed with the node count; else re-link."""
         compact = self._compact()
-        if any(it.compact != compact for it in self.items_by_id.values()):
+        if any(item.compact != compact for item in self.items_by_id.values()):
             self.rebuild()
             return
         if self.arranged:
