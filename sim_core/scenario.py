@@ -65,7 +65,7 @@ class Node(BaseModel):
 
     def spec_label(self) -> str:
         """Short spec text for a node box, e.g. ``2 CPU · 2 GB · 1 TB``."""
-        return f"{self.cores} CPU · {format_gb(self.ram_gb)} · {format_gb(self.storage_gb)}"
+        return f"{self.cores} CPU · {format_gb(self.ram_gb, gb_per_tb=1024)} · {format_gb(self.storage_gb)}"
 
 
 class Balancer(BaseModel):
@@ -188,12 +188,13 @@ class Scenario(BaseModel):
         raise ScenarioError(f"node: {name!r} is not the name of a node")
 
 
-def format_gb(gb: float) -> str:
-    """``500`` -> ``500 GB``, ``1024`` -> ``1 TB``, ``0.5`` -> ``512 MB``."""
-    if gb >= 1000 and (gb / 1000).is_integer():
-        return f"{gb / 1000:g} TB"
-    if gb >= 1024:
-        return f"{gb / 1024:g} TB"
+def format_gb(gb: float, gb_per_tb: float = 1000) -> str:
+    """``500`` -> ``500 GB``, ``1500`` -> ``1.5 TB``, ``0.5`` -> ``512 MB``.
+
+    Storage counts 1000 GB to the TB, as disks are sold; RAM passes ``gb_per_tb=1024``.
+    """
+    if gb >= gb_per_tb:
+        return f"{gb / gb_per_tb:g} TB"
     if gb < 1:
         return f"{gb * 1024:g} MB"
     return f"{gb:g} GB"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     MAX_NODES,
+    Node,
     Scenario,
     ScenarioError,
     builtin_names,
@@ -347,3 +348,13 @@ def test_readme_example_scenario_is_valid():
     assert [n.name for n in scenario.nodes] == ["node-a", "node-b"]
     assert [e.action for e in scenario.events] == ["fail", "recover"]
 
+
+
+@pytest.mark.parametrize(("spec", "label"), [
+    ({"cores": 1, "ram_gb": 1, "storage_gb": 500}, "1 CPU · 1 GB · 500 GB"),
+    ({"cores": 2, "ram_gb": 2, "storage_gb": 1000}, "2 CPU · 2 GB · 1 TB"),
+    ({"cores": 4, "ram_gb": 0.5, "storage_gb": 1500}, "4 CPU · 512 MB · 1.5 TB"),  # storage: 1000 GB to the TB
+    ({"cores": 8, "ram_gb": 1024, "storage_gb": 2048}, "8 CPU · 1 TB · 2.048 TB"),  # RAM: 1024 GB to the TB
+])
+def test_spec_label_writes_sizes_as_a_visitor_reads_them(spec, label):
+    assert Node(name="n", **spec).spec_label() == label
