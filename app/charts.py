@@ -53,7 +53,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         # repaint the rectangles of the curves that changed, not the whole widget with its axes
         self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.markers: list[pg.InfiniteLine] = []
-        self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=4)
+        self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=2)
         self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
         self.utilization = self._plot(1, 0, "Utilization per node", "%")
         self.queue = self._plot(1, 1, "Waiting requests (queue)", "requests")
