@@ -89,9 +89,10 @@ class PoissonArrivals:
 
     def _draw_batch(self, bound: float, thinned: bool, size: int) -> None:
         times = self.rng.standard_exponential(size)
-        times *= 1.0 / bound
-        times[0] += self._last  # one running sum, left to right, however the batches fall
-        np.cumsum(times, out=times)
+        with np.errstate(over="ignore"):  # a rate near 0 puts the next arrivals at infinity: never
+            times *= 1.0 / bound
+            times[0] += self._last  # one running sum, left to right, however the batches fall
+            np.cumsum(times, out=times)
         self._last = float(times[-1])
         self._times = times
         self._keep_u = self.thin_rng.random(size) if thinned else np.empty(size)
