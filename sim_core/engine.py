@@ -26,12 +26,14 @@ Semantics, all times in seconds:
 
 from __future__ import annotations
 
+import bisect
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim_core import kernel
-from sim_core.scenario import MAX_NODES, Balancer, Node, Scenario, ScenarioError, Workload
+from sim_core.scenario import MAX_NODES, Balancer, Event, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
 from sim_core.workload import PoissonArrivals, draw_work
@@ -65,12 +67,11 @@ class ClusterParams:
         return int(self.cores.size)
 
 
-def params_from_scenario(scenario: Scenario, overrides: dict[str, tuple[int, float]] | None = None) -> ClusterParams:
-    """Build the engine's arrays from a scenario; ``overrides`` maps node name -> (cores, ram_gb)."""
-    overrides = overrides or {}
+def params_from_scenario(scenario: Scenario) -> ClusterParams:
+    """Build the engine's arrays from a scenario (the run's current view of it)."""
     nodes = scenario.nodes
-    cores = np.array([overrides.get(n.name, (n.cores, n.ram_gb))[0] for n in nodes], dtype=np.int64)
-    ram_gb = np.array([overrides.get(n.name, (n.cores, n.ram_gb))[1] for n in nodes], dtype=float)
+    cores = np.array([n.cores for n in nodes], dtype=np.int64)
+    ram_gb = np.array([n.ram_gb for n in nodes], dtype=float)
     memory_mb = scenario.workload.memory_mb
     return ClusterParams(
         cores=cores,
@@ -607,41 +608,71 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
 
 # --- the facade --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A copy of a Simulation's state at time ``t`` (s), taken at the end of a step, before the
+    timeline's actions at ``t``: ``Simulation.restore`` continues from it exactly."""
+
+    t: float
+    scenario: Scenario
+    params: ClusterParams
+    saved: tuple
+
+
 class Simulation:
     """A scenario running in the engine: step it, fail and recover nodes, edit it live.
 
     ``seed`` None takes the scenario's. ``trace`` replays recorded arrivals instead of drawing
     them. ``record`` keeps every request (see ``request_log``), for tests and exports.
+    ``events`` is the run's timeline (default: the scenario's events); ``scenario`` is the run's
+    current view of the cluster, changed by the timeline's events as they happen.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, trace: Trace | None = None,
-                 record: bool = False, window_s: float = WINDOW_S):
+                 record: bool = False, window_s: float = WINDOW_S, events: list[Event] | None = None):
         kernel.warm_up()
-        self._scenario = scenario
+        self._base = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.trace = trace
         self.record = record
         self.window_s = window_s
         if trace is not None and trace.node is not None and trace.node.size and trace.node.max() >= len(scenario.nodes):
             raise ScenarioError(f"trace: node {int(trace.node.max())} is not in 0..{len(scenario.nodes) - 1}")
+        self.events: list[Event] = sorted(scenario.events if events is None else events, key=lambda e: e.at_s)
         self.reset()
 
     # state --------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Back to t = 0: all nodes up and empty, the same seed, the current scenario."""
-        self._overrides: dict[str, tuple[int, float]] = {}
+        """Back to t = 0: all nodes up and empty, the same seed, the scenario as it began."""
+        self._scenario = self._base
         self.params = params_from_scenario(self._scenario)
         self.state = initial_state(self.params)
         self.streams = Streams.from_seed(self.seed)
         self._latency = LatencyWindow(self.window_s)
         self._outcomes = CountWindow(3, self.window_s)
         self._recorder = _Recorder() if self.record else None
-        self._events = sorted(self._scenario.events, key=lambda e: e.at_s)
-        self._next_event = 0
+        self.next_event = 0  # events[:next_event] have happened
         self._acc = StepAccumulator.start(self.state, self.params.n)
+
+    def checkpoint(self) -> Checkpoint:
+        """A copy of everything that changes, to ``restore`` later (not the request log)."""
+        scratch, self.state.scratch = self.state.scratch, Scratch()  # work buffers: not state
+        try:
+            saved = copy.deepcopy((self.state, self.streams, self._latency, self._outcomes, self._acc))
+        finally:
+            self.state.scratch = scratch
+        return Checkpoint(self.state.t, self._scenario, self.params, saved)
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint``: the events of ``events`` at or after its time are still to come."""
+        self.state, self.streams, self._latency, self._outcomes, self._acc = copy.deepcopy(checkpoint.saved)
+        self._scenario, self.params = checkpoint.scenario, checkpoint.params
+        self._recorder = _Recorder() if self.record else None
+        self.next_event = bisect.bisect_left([e.at_s for e in self.events], checkpoint.t)
 
     @property
     def scenario(self) -> Scenario:
+        """The cluster as it runs now: resize, add and remove events included."""
         return self._scenario
 
     @property
@@ -667,12 +698,22 @@ class Simulation:
         """Advance ``dt`` seconds of simulated time and return the step's Snapshot."""
         if not dt > 0:
             raise ValueError(f"dt: {dt} must be > 0 seconds")
-        t_stop = self.state.t + dt
-        while self._next_event < len(self._events) and self._events[self._next_event].at_s <= t_stop:
-            event = self._events[self._next_event]
+        return self.step_to(self.state.t + dt)
+
+    def step_to(self, t_stop: float) -> Snapshot:
+        """Advance to time ``t_stop`` (s) and return the step's Snapshot.
+
+        Events at or after the step's start and before ``t_stop`` happen at their times; one at
+        exactly ``t_stop`` happens at the start of the next step, as a user's action at the end of
+        a step does, so a run replayed from its timeline matches the live run step for step.
+        """
+        if not t_stop > self.state.t:
+            raise ValueError(f"t_stop: {t_stop} must be after the current time {self.state.t} s")
+        while self.next_event < len(self.events) and self.events[self.next_event].at_s < t_stop:
+            event = self.events[self.next_event]
             self._advance(max(event.at_s, self.state.t))
             self._apply_event(event)
-            self._next_event += 1
+            self.next_event += 1
         self._advance(t_stop)
         snap = finish_step(self.state, self.params, self._acc, self._latency, self._outcomes)
         self._acc = StepAccumulator.start(self.state, self.params.n)
@@ -684,24 +725,57 @@ class Simulation:
         while self.state.t < end - 1e-12:
             yield self.step(min(dt, end - self.state.t))
 
+    def apply_due(self) -> None:
+        """Apply the events at or before now that have not happened yet."""
+        while self.next_event < len(self.events) and self.events[self.next_event].at_s <= self.state.t:
+            self._apply_event(self.events[self.next_event])
+            self.next_event += 1
+
+    def act(self, event: Event) -> None:
+        """Do ``event`` now (its ``at_s`` is the current time) and add it to the timeline after what is due."""
+        if event.at_s != self.state.t:
+            raise ValueError(f"at_s: an action happens now ({self.state.t} s), not at {event.at_s} s")
+        self.apply_due()
+        self._apply_event(event)  # raises ScenarioError before the timeline changes if it cannot happen
+        self.events.insert(self.next_event, event)
+        self.next_event += 1
+
     def _advance(self, t_stop: float) -> None:
         advance(self.state, self.params, self.streams, t_stop, self._acc, self.trace, self._recorder)
 
-    def _apply_event(self, event) -> None:
-        try:
-            j = self._scenario.node_index(event.node)
-        except ScenarioError:
-            return  # the node was deleted in the editor
-        if event.action == "fail":
+    def _apply_event(self, event: Event) -> None:
+        action = event.action
+        if action == "add":
+            self.add_node(event.spec)
+            return
+        if action == "set_rate":
+            self.set_workload(self._scenario.workload.model_copy(update={"rate": event.rate}))
+            return
+        if action == "set_policy":
+            self.set_balancer(self._scenario.balancer.model_copy(update={"policy": event.policy}))
+            return
+        if action == "set_workload":
+            self.set_workload(event.workload)
+            return
+        if action == "set_balancer":
+            self.set_balancer(event.balancer)
+            return
+        j = self._scenario.node_index(event.node)
+        if action == "fail":
             self.fail(j)
-        elif event.action == "recover":
+        elif action == "recover":
             self.recover(j)
-        else:
+        elif action == "remove":
+            self.remove_node(j)
+        elif action == "set_node":
+            self.update_node(j, event.spec)
+        else:  # resize: always a restart, even to the same size
             node = self._scenario.nodes[j]
-            cores, ram = self._overrides.get(node.name, (node.cores, node.ram_gb))
-            self._overrides[node.name] = (event.cores or cores, event.ram_gb or ram)
-            self._rebuild()
-            restart_node(self.state, self.params, j, self._acc, self._recorder)
+            resized = node.model_copy(update={"cores": event.cores or node.cores,
+                                              "ram_gb": event.ram_gb or node.ram_gb})
+            self.update_node(j, resized)
+            if (resized.cores, resized.ram_gb) == (node.cores, node.ram_gb):
+                restart_node(self.state, self.params, j, self._acc, self._recorder)
 
     # node actions ----------------------------------------------------------------------------
     def _check(self, i: int) -> int:
@@ -726,7 +800,7 @@ class Simulation:
 
     # edits --------------------------------------------------------------------------------
     def _rebuild(self) -> None:
-        self.params = params_from_scenario(self._scenario, self._overrides)
+        self.params = params_from_scenario(self._scenario)
         width = int(self.params.cores.max())
         if width > self.state.core_free.shape[1]:
             extra = np.zeros((self.params.n, width - self.state.core_free.shape[1]))
@@ -744,7 +818,6 @@ class Simulation:
         nodes = list(self._scenario.nodes)
         nodes[i] = node
         restart = (node.cores, node.ram_gb) != (old.cores, old.ram_gb)
-        self._overrides.pop(old.name, None)
         self._replace_nodes(nodes)
         self._rebuild()
         if restart:
@@ -784,8 +857,7 @@ class Simulation:
         node = s.pool.node
         node[:] = np.where(node == i, -1, np.where(node > i, node - 1, node))
         nodes = list(self._scenario.nodes)
-        removed = nodes.pop(i)
-        self._overrides.pop(removed.name, None)
+        nodes.pop(i)
         self._replace_nodes(nodes)
         self._rebuild()
         self._acc.node_offered = np.delete(self._acc.node_offered, i)
