@@ -100,7 +100,7 @@ class Streams:
     @classmethod
     def from_seed(cls, seed: int) -> Streams:
         a, w, r, thin = np.random.SeedSequence(seed).spawn(4)  # children depend on their index only
-        arrivals = PoissonArrivals(np.random.default_rng(a), np.random.default_rng(thin))
+        arrivals = PoissonArrivals(a, thin)
         return cls(arrivals, np.random.default_rng(w), np.random.default_rng(r))
 
 
