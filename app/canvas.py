@@ -1,8 +1,10 @@
 """The cluster canvas: traffic source -> load balancer -> node boxes, with requests flowing.
 
 Three things per node, as in NodeGraphQt: the data (a ``Node`` in the controller's scenario),
-its ``NodeItem`` here, and the controller that edits it. Items carry node ids; a click asks
-the controller to fail/recover the node, a drag is committed once, on mouse release.
+its ``NodeItem`` here, and the controller that edits it. Items carry node ids. A click selects a
+node; failing is explicit: the Fail/Recover button drawn on the selected box, a double-click,
+F or Space, or a click in "chaos mode" (``ClusterScene.click_fails``, on in the kiosk). A drag
+is committed once, on mouse release.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class NodeItem(QGraphicsObject):
         self.node_id = node_id
         self.compact = compact
         self.w, self.h = box_size(30 if compact else 1)
-        self._bounds = QRectF(-self.w / 2 - 3, -self.h / 2 - 3, self.w + 6, self.h + 6)  # asked often: made once
+        top = 22 if compact else 3  # a compact box's Fail button is a tab above it
+        self._bounds = QRectF(-self.w / 2 - 3, -self.h / 2 - top, self.w + 6, self.h + 3 + top)  # asked often
         self.utilization = 0.0
         self.queue = 0
         self.state = UP
@@ -90,7 +93,8 @@ class NodeItem(QGraphicsObject):
     def set_node(self, node: Node) -> None:
         self.node = node
         self.setToolTip(f"{node.name}\n{node.spec_label()}\n{node.core_speed:g}x core speed · "
-                        f"${node.price_per_hour:g}/h\nClick to fail or recover (F or Space with the keyboard)")
+                        f"${node.price_per_hour:g}/h\nClick to select; double-click, F or the box's Fail "
+                        "button fails or recovers it")
         self.update()
 
     def set_live(self, utilization: float, queue: int, state: int) -> None:
@@ -102,6 +106,14 @@ class NodeItem(QGraphicsObject):
 
     def boundingRect(self) -> QRectF:
         return self._bounds
+
+    def button_rect(self) -> QRectF:
+        """Where the Fail/Recover button is drawn, in item coordinates; empty unless the box is selected."""
+        if not self.isSelected():
+            return QRectF()
+        if self.compact:
+            return QRectF(self.w / 2 - 52, -self.h / 2 - 20, 52, 18)  # a tab above the small box
+        return QRectF(self.w / 2 - 8 - 74, self.h / 2 - 4 - 21, 74, 20)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         rect = QRectF(-self.w / 2, -self.h / 2, self.w, self.h)
@@ -124,6 +136,22 @@ class NodeItem(QGraphicsObject):
             self._paint_compact(painter, inner, ink, heat, dead)
         else:
             self._paint_full(painter, inner, ink, heat, dead)
+        if self.isSelected():
+            self._paint_button(painter)
+
+    def _paint_button(self, painter: QPainter) -> None:
+        """The selected box's Fail (red) or Recover (green) button."""
+        button = self.button_rect()
+        down = self.state == DOWN
+        painter.setPen(QPen(QColor("#1b5e20" if down else "#8e1b1b"), 1.2))
+        painter.setBrush(QColor("#43a047" if down else "#e53935"))
+        painter.drawRoundedRect(button, 5, 5)
+        font = QFont(painter.font())
+        font.setPixelSize(12 if not self.compact else 11)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(button, Qt.AlignmentFlag.AlignCenter, "Recover" if down else "Fail")
 
     def _paint_state(self, painter: QPainter, line: QRectF, words: dict[int, str]) -> None:
         """The state, right-aligned on ``line`` in its colour; ``words`` per state (UP, DOWN, RESTARTING)."""
@@ -156,7 +184,7 @@ class NodeItem(QGraphicsObject):
                          f"{self.utilization * 100:.0f}%")
         line.translate(0, 21)
         painter.setPen(ink if dead else MUTED)
-        text = "failed · click to recover" if dead else f"queue {self.queue}"
+        text = "failed" if dead else f"queue {self.queue}"
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_compact(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
@@ -286,7 +314,11 @@ class FlowItem(QGraphicsItem):
         self._atlas: QPixmap | None = None  # made at the first paint, once a QGuiApplication exists
         self.setZValue(-1)
 
-    def reset(self, n_links: int) -> None:
+    def reset(self, n_links: int, rescale: bool = False) -> None:
+        """Drop the dots in flight for ``n_links`` links; ``rescale`` also forgets the dot scale (new traffic)."""
+        if rescale:
+            self._peak = 0.0
+            self.per_dot = 1
         self._pending = np.zeros(n_links)
         self.dot_link = np.zeros(0, dtype=np.int64)
         self.dot_progress = np.zeros(0)
@@ -369,8 +401,9 @@ class ClusterScene(QGraphicsScene):
     Boxes sit at their nodes' x, y, or, when ``arranged``, on a grid that fills a view of
     ``aspect`` (the comparison view, where the layout is display-only and boxes cannot be dragged).
 
-    Emits ``node_clicked(id)`` for a click without a drag; ``click_fails`` makes such a click
-    fail or recover the node. A drag becomes one ``controller.move_nodes`` call on release.
+    Emits ``node_clicked(id)`` for a click without a drag; ``click_fails`` (chaos mode) makes
+    such a click fail or recover the node. The selected box's button and a double-click always do.
+    A drag becomes one ``controller.move_nodes`` call on release.
     """
 
     node_clicked = Signal(int)
@@ -378,7 +411,7 @@ class ClusterScene(QGraphicsScene):
     def __init__(self, controller: SimController, parent=None, arranged: bool = False):
         super().__init__(parent)
         self.ctrl = controller
-        self.click_fails = True
+        self.click_fails = arranged  # chaos mode: on in the comparison and the kiosk, off in the editor
         self.arranged = arranged  # display-only grid fitted to ``aspect``; the scenario's x, y unused
         self.aspect = 2.0  # width / height of the view an arranged scene fills
         self.items_by_id: dict[int, NodeItem] = {}
@@ -391,6 +424,7 @@ class ClusterScene(QGraphicsScene):
         self.setBackgroundBrush(BACKGROUND)
         self._press: dict[int, QPointF] = {}
         self._press_item: NodeItem | None = None
+        self._press_button: NodeItem | None = None  # a press on the selected box's Fail/Recover button
         self._next_box = 0
         self._links_dirty = False
         self._speed = 1.0
@@ -409,6 +443,7 @@ class ClusterScene(QGraphicsScene):
     # building ---------------------------------------------------------------------------------
     def rebuild(self) -> None:
         """Recreate every node box from the controller's scenario."""
+        self.clearSelection()  # while the old boxes exist: selection slots then see a consistent scene
         for item in self.items_by_id.values():
             self.removeItem(item)
         self.items_by_id.clear()
@@ -416,7 +451,7 @@ class ClusterScene(QGraphicsScene):
         for node_id, node in zip(self.ctrl.node_ids, self.ctrl.scenario.nodes, strict=True):
             self._add_item(node_id, node, compact)
         self._place()
-        self.flow.reset(len(self.items_by_id) + 1)
+        self.flow.reset(len(self.items_by_id) + 1, rescale=True)
         self._update_hubs()
         self.refresh_live()
 
@@ -463,7 +498,8 @@ class ClusterScene(QGraphicsScene):
         scenario = self.ctrl.scenario
         w = scenario.workload
         last = self.ctrl.last
-        offered = f"{self.ctrl.history.rates()['offered'][-1]:.0f} req/s offered" if last else f"{w.rate:g} req/s set"
+        now = float(self.ctrl.history.rates()["offered"][-1]) if last else math.nan
+        offered = f"{now:.0f} req/s offered" if math.isfinite(now) else f"{w.rate:g} req/s set"
         self.source.set_lines(offered, f"each dot = {self.flow.per_dot} request{'s' * (self.flow.per_dot > 1)}")
         b = scenario.balancer
         self.balancer.set_lines(b.policy.replace("_", " "), f"health check every {b.health_check_s:g} s")
@@ -496,7 +532,8 @@ class ClusterScene(QGraphicsScene):
 
     # controller signals --------------------------------------------------------------------
     def _on_node_added(self, node_id: int) -> None:
-        self._add_item(node_id, self.ctrl.node(node_id), self._compact())
+        item = self._add_item(node_id, self.ctrl.node(node_id), self._compact())
+        item.set_live(0.0, 0, self.ctrl.node_state(node_id))  # a new node boots: not "up" yet
         self._after_count_changed()
 
     def _on_node_removed(self, node_id: int) -> None:
@@ -567,14 +604,30 @@ class ClusterScene(QGraphicsScene):
             self._update_links()
         self._update_hubs()
 
-    # mouse: click fails, drag moves ------------------------------------------------------------
+    # mouse: a click selects, the box's button / a double-click / chaos mode fails, a drag moves --------
+    def _node_at(self, pos: QPointF) -> NodeItem | None:
+        item = self.itemAt(pos, self.views()[0].transform()) if self.views() else None
+        return item if isinstance(item, NodeItem) else None
+
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        left = event.button() == Qt.MouseButton.LeftButton
+        item = self._node_at(event.scenePos()) if left else None
+        if item is not None and item.button_rect().contains(item.mapFromScene(event.scenePos())):
+            self._press_button = item  # the Fail/Recover button: no selection change, no drag
+            event.accept()
+            return
         super().mousePressEvent(event)
-        item = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
-        self._press_item = item if isinstance(item, NodeItem) and event.button() == Qt.MouseButton.LeftButton else None
+        self._press_item = item
         self._press = {i: it.pos() for i, it in self.items_by_id.items() if it.isSelected()}
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        button, self._press_button = self._press_button, None
+        if button is not None:
+            if button.node_id in self.items_by_id and button.button_rect().contains(
+                    button.mapFromScene(event.scenePos())):
+                self.ctrl.toggle_node(button.node_id)
+            event.accept()
+            return
         super().mouseReleaseEvent(event)
         moved = [(i, self.items_by_id[i].x(), self.items_by_id[i].y()) for i, p in self._press.items()
                  if i in self.items_by_id and self.items_by_id[i].pos() != p]
@@ -586,9 +639,20 @@ class ClusterScene(QGraphicsScene):
             if self.click_fails:
                 self.ctrl.toggle_node(pressed.node_id)
 
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        """A double-click fails or recovers the node (in chaos mode its first click already did)."""
+        item = self._node_at(event.scenePos()) if event.button() == Qt.MouseButton.LeftButton else None
+        if item is None or item.button_rect().contains(item.mapFromScene(event.scenePos())):
+            super().mouseDoubleClickEvent(event)
+            return
+        event.accept()
+        if not self.click_fails:
+            self.ctrl.toggle_node(item.node_id)
+
     def selected_ids(self) -> list[int]:
-        """Ids of the selected node boxes, in engine order."""
-        return [i for i in self.ctrl.node_ids if self.items_by_id[i].isSelected()]
+        """Ids of the selected node boxes, in engine order (boxes not built yet count as unselected)."""
+        items = self.items_by_id
+        return [i for i in self.ctrl.node_ids if i in items and items[i].isSelected()]
 
     def select_only(self, node_id: int) -> None:
         self.clearSelection()

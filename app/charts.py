@@ -10,17 +10,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from app.controller import SimController
+from app.heatstrip import DISTRIBUTION_FROM, STATS, UtilizationStrip
 from app.history import RATE_NAMES, History
 from sim_core.engine import DOWN
 
 WINDOW_S = 60.0  # simulated seconds shown
 PAGE_S = 5.0  # the shown window moves on by this much at a time
-MAX_HEAT_COLUMNS = 240
-CURVES_UP_TO = 4  # more nodes than this: a heat strip (one row per node) instead of curves
+CURVES_UP_TO = 4  # more nodes than this: a heat strip (app.heatstrip) instead of one curve per node
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
     "p50": "#1e88e5", "p95": "#8e24aa", "p99": "#d81b60",
@@ -34,17 +34,31 @@ def window_start(t: np.ndarray, window_s: float) -> int:
     return int(np.searchsorted(t, t[-1] - window_s)) if t.size else 0
 
 
-def heat_columns(util: np.ndarray, columns: int) -> np.ndarray:
-    """Average the rows of ``util`` (time, nodes) into at most ``columns`` time bins."""
-    if util.shape[0] <= columns:
-        return util
-    step = math.ceil(util.shape[0] / columns)
-    usable = util.shape[0] // step * step
-    return util[-usable:].reshape(-1, step, util.shape[1]).mean(axis=1)
+def legend_title(title: str, entries: tuple[tuple[str, str], ...] = ()) -> str:
+    """A chart title with its legend in it (coloured line marks), so no legend ever covers a curve."""
+    marks = " ".join(f'<span style="color:{colour}">━</span>&nbsp;{label}' for label, colour in entries)
+    return f"<b>{title}</b>" + (f"&nbsp;&nbsp; {marks}" if marks else "")
+
+
+def plain_length(title: str) -> int:
+    """Characters of a title as shown (HTML tags and entities not counted)."""
+    import re
+
+    return len(re.sub(r"&nbsp;", " ", re.sub(r"<[^>]+>", "", title)))
+
+
+MIN_CHART_H = 120  # px: the least height of a chart, at 1366 x 768 too
+TITLE_PX_PER_CHAR = 6.4  # 8 pt title text, on average
+AXIS_W = 46  # px: every left axis the same width, so x-linked plots line up exactly
 
 
 class ChartPanel(pg.GraphicsLayoutWidget):
-    """Throughput, latency, utilization (curves or heat strip), queue, availability and cost over time."""
+    """Throughput, latency, utilization (curves, heat strip or distribution), queue, availability and cost.
+
+    The six charts reflow: two columns when the panel is wide enough for their titles, else one;
+    the panel asks for at least MIN_CHART_H per chart row, and the window puts it in a scroll area.
+    Legends are in the titles, outside the plot areas.
+    """
 
     def __init__(self, controller: SimController, parent: QWidget | None = None, window_s: float = WINDOW_S):
         super().__init__(parent)
@@ -53,12 +67,15 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         # repaint the rectangles of the curves that changed, not the whole widget with its axes
         self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.markers: list[pg.InfiniteLine] = []
-        self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=2)
-        self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
-        self.utilization = self._plot(1, 0, "Utilization per node", "%")
-        self.queue = self._plot(1, 1, "Waiting requests (queue)", "requests")
-        self.availability = self._plot(2, 0, "Availability (last 10 s)", "%")
-        self.cost = self._plot(2, 1, "Cost", "$/h")
+        self.plots: list[pg.PlotItem] = []
+        rates = tuple((n, COLOURS[n]) for n in RATE_NAMES)
+        self.throughput = self._plot(legend_title("Requests/s", rates), "req/s")
+        self.latency = self._plot(legend_title("Latency, last 10 s", tuple((n, COLOURS[n]) for n in
+                                                                           ("p50", "p95", "p99"))), "ms")
+        self.utilization = self._plot(legend_title("Utilization per node"), "%")
+        self.queue = self._plot(legend_title("Waiting requests"), "requests")
+        self.availability = self._plot(legend_title("Availability, last 10 s"), "%")
+        self.cost = self._plot(legend_title("Cost"), "$/h")
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name in RATE_NAMES:
             self._curve(self.throughput, name, name, dashed=name == "offered")
@@ -67,41 +84,69 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self._curve(self.queue, "queued", "queued")
         self._curve(self.availability, "availability", "availability")
         self._curve(self.cost, "cost", "cost")
-        self.availability.setYRange(0, 100.5)
-        self.utilization.setYRange(0, 100.5)
+        self.availability.setYRange(0, 100.5, padding=0)
+        self.utilization.setYRange(0, 100.5, padding=0)
         self.node_curves: list[pg.PlotDataItem] = []
-        self.heat = pg.ImageItem(axisOrder="col-major")
-        self.heat.setColorMap(pg.ColorMap([0.0, 0.5, 1.0], ["#3cb371", "#f2d024", "#d32f2f"]))
-        self.heat.setLevels((0.0, 1.0))
-        self.utilization.addItem(self.heat)
-        for plot in (self.latency, self.utilization, self.queue, self.availability, self.cost):
+        self.strip = UtilizationStrip(self.utilization)
+        for plot in self.plots[1:]:
             plot.setXLink(self.throughput)
+        self.title_px = max(plain_length(p.titleLabel.text) for p in self.plots) * TITLE_PX_PER_CHAR + AXIS_W
+        self.columns = 0
+        self.reflow(2)
         c = controller
-        c.stepped.connect(lambda _snaps: self.refresh())
+        c.stepped.connect(self._on_stepped)
         c.scenario_replaced.connect(self.rebuild)
         c.node_added.connect(lambda _i: self.rebuild())
         c.node_removed.connect(lambda _i: self.rebuild())
+        c.node_changed.connect(lambda _i: self._relabel())
         c.sim_reset.connect(self.rebuild)
         c.node_state_changed.connect(self._mark_state_change)
         self.rebuild()
 
-    def _plot(self, row: int, col: int, title: str, unit: str, legend_columns: int = 0) -> pg.PlotItem:
-        plot = self.addPlot(row=row, col=col, title=title)
+    def _plot(self, title: str, unit: str) -> pg.PlotItem:
+        plot = pg.PlotItem(title=title)
+        plot.titleLabel.setText(title, size="8pt")
+        plot.layout.setRowFixedHeight(0, 18)
+        plot.titleLabel.setMaximumHeight(18)
         plot.setLabel("left", units=None, text=unit)
         plot.getAxis("left").enableAutoSIPrefix(False)
-        if legend_columns:
-            plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=legend_columns, brush=(255, 255, 255, 210))
-        if row == 2:  # the x axes are linked: one time axis under each column
-            plot.setLabel("bottom", "simulated time", units="s")
-        else:
-            plot.hideAxis("bottom")
+        plot.getAxis("left").setWidth(AXIS_W)
+        plot.getAxis("bottom").enableAutoSIPrefix(False)
         plot.showGrid(x=False, y=False)  # a grid is drawn by the axes: every curve update would repaint them
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
+        plot.setMinimumHeight(MIN_CHART_H - 10)
+        self.plots.append(plot)
         return plot
+
+    def reflow(self, columns: int) -> None:
+        """Lay the charts out in ``columns`` (1 or 2) columns; the bottom chart of each column gets the time label."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for plot in self.plots:
+            if plot.scene() is not None:
+                self.ci.removeItem(plot)
+        rows = math.ceil(len(self.plots) / columns)
+        for k, plot in enumerate(self.plots):
+            self.ci.addItem(plot, row=k // columns, col=k % columns)
+            last_row = k // columns == rows - 1 or k + columns >= len(self.plots)
+            axis = plot.getAxis("bottom")
+            if last_row:
+                plot.setLabel("bottom", "simulated time", units="s")
+            else:
+                axis.showLabel(False)
+        for row in range(rows):
+            self.ci.layout.setRowStretchFactor(row, 1)
+        self.setMinimumHeight(rows * MIN_CHART_H)
+
+    def resizeEvent(self, event) -> None:
+        if event is not None and hasattr(self, "title_px"):  # pyqtgraph calls it with None while building
+            self.reflow(2 if event.size().width() >= 2 * self.title_px else 1)
+        super().resizeEvent(event)
 
     def _curve(self, plot: pg.PlotItem, key: str, label: str, dashed: bool = False) -> pg.PlotDataItem:
         pen = pg.mkPen(COLOURS[key], width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
@@ -109,27 +154,50 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.curves[key] = curve
         return curve
 
+    def _relabel(self) -> None:
+        """Node names or positions changed: the heat strip's rows follow the canvas."""
+        if self.strip.mode == "rows":
+            self.rebuild()
+
     def rebuild(self) -> None:
         """Match the per-node chart to the cluster's size and redraw from the history."""
-        n = len(self.ctrl.node_ids)
+        nodes = self.ctrl.scenario.nodes
+        n = len(nodes)
         for curve in self.node_curves:
             self.utilization.removeItem(curve)
         self.node_curves = []
-        self.heat.setVisible(n > CURVES_UP_TO)
-        if n <= CURVES_UP_TO:
-            for k, node in enumerate(self.ctrl.scenario.nodes):
+        mode = "off" if n <= CURVES_UP_TO else "rows" if n < DISTRIBUTION_FROM else "distribution"
+        self.strip.rebuild([node.name for node in nodes], np.array([(nd.x, nd.y) for nd in nodes]), mode)
+        if mode == "off":
+            for k, node in enumerate(nodes):
                 pen = pg.mkPen(pg.intColor(k, hues=max(n, 7), maxValue=200), width=1.5)
                 self.node_curves.append(self.utilization.plot([], [], pen=pen, name=node.name))
+            marks = tuple((node.name, pg.intColor(k, hues=max(n, 7), maxValue=200).name())
+                          for k, node in enumerate(nodes))
+            self.utilization.setTitle(legend_title("Utilization per node", marks), size="8pt")
             self.utilization.setLabel("left", "%")
             self.utilization.setYRange(0, 100.5, padding=0)
+        elif mode == "rows":
+            self.utilization.setTitle(legend_title("Utilization per node, 1 s means", (
+                ("idle", "#3cb371"), ("busy", "#d32f2f"), ("restarting", "#f2a900"), ("failed", "#3a3f45"))),
+                size="8pt")
+            self.utilization.setLabel("left", "")
         else:
-            self.utilization.setLabel("left", "node (row), green idle → red busy")
-            self.utilization.setYRange(0, n, padding=0)
-        self.heat.clear()
-        if not self.ctrl.history.size:
+            self.utilization.setTitle(legend_title(f"Utilization of the {n} nodes", tuple(
+                (name, colour) for name, colour in STATS)), size="8pt")
+            self.utilization.setLabel("left", "%")
+            self.utilization.setYRange(0, 100.5, padding=0)
+        self.utilization.layout.setRowFixedHeight(0, 18)
+        if not self.ctrl.history.size:  # a new run: y ranges fit its own traffic again
+            for plot in (self.throughput, self.latency, self.cost, self.queue):
+                plot.setYRange(0, 1, padding=0)
             for marker in self.markers:
                 self.throughput.removeItem(marker)
             self.markers = []
+        self.refresh()
+
+    def _on_stepped(self, snaps: list) -> None:
+        self.strip.add(snaps)
         self.refresh()
 
     def _mark_state_change(self, node_id: int) -> None:
@@ -137,10 +205,10 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         failed = self.ctrl.node_state(node_id) == DOWN
         name = self.ctrl.node(node_id).name
         line = pg.InfiniteLine(self.ctrl.sim.t, angle=90, movable=False,
-                               pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1,
-                                            style=Qt.PenStyle.DotLine),
+                               pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1.5,
+                                            style=Qt.PenStyle.DashLine),
                                label=("✕ " if failed else "↺ ") + name,
-                               labelOpts={"position": 0.7, "color": "#1d2733", "fill": (255, 255, 255, 200)})
+                               labelOpts={"position": 0.5, "color": "#1d2733", "fill": (255, 255, 255, 220)})
         self.throughput.addItem(line)
         self.markers.append(line)
         while len(self.markers) > 20:
@@ -159,12 +227,14 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         t = t_all[k:]
         rates = h.rates()
         for name in RATE_NAMES:
-            self.curves[name].setData(t, rates[name][k:])
+            self.curves[name].setData(t, rates[name][k:], connect="finite")
         _headroom(self.throughput, rates["offered"][k:], rates["served"][k:])
         for name in ("p50", "p95", "p99"):
             self.curves[name].setData(t, h.column(f"{name}_ms")[k:], connect="finite")
         _headroom(self.latency, h.column("p99_ms")[k:])
-        self.curves["queued"].setData(t, h.column("queued")[k:])
+        queued = h.column("queued")[k:]
+        self.curves["queued"].setData(t, queued)
+        _headroom(self.queue, queued, floor=5.0)
         self.curves["availability"].setData(t, h.column("availability_pct")[k:], connect="finite")
         cost = h.column("cost_per_hour")[k:]
         self.curves["cost"].setData(t, cost)
@@ -173,24 +243,20 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             util = h.smoothed_utilization(k)
             for j, curve in enumerate(self.node_curves):
                 curve.setData(t, util[:, j] * 100.0)
-        elif self.heat.isVisible() and h.n_nodes:
-            util = h.utilization()[k:]
-            cols = heat_columns(util, MAX_HEAT_COLUMNS)
-            self.heat.setImage(cols, autoLevels=False)
-            self.heat.setRect(QRectF(t[0], 0, max(t[-1] - t[0], 1e-6), util.shape[1]))
+        self.strip.draw()
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
         if self.throughput.viewRange()[0][1] != right:
             self.throughput.setXRange(right - self.window_s, right, padding=0)
 
 
-def _headroom(plot: pg.PlotItem, *series: np.ndarray) -> None:
-    """Y from 0 to ~35% above the highest value (room for the legend).
+def _headroom(plot: pg.PlotItem, *series: np.ndarray, floor: float = 1e-3) -> None:
+    """Y from 0 to ~35% above the highest value (at least ``floor``: an empty queue is not -0.4..0.4).
 
     The range only changes when the data outgrows it or shrinks below a third of it, so the
     axis is not redrawn on every frame.
     """
     high = max((float(np.nanmax(v)) for v in series if v.size and np.isfinite(v).any()), default=0.0)
-    high = max(high, 1e-3)
+    high = max(high, floor / 1.35)
     top = plot.viewRange()[1][1]
     if high * 1.05 > top or high * 3 < top:
         plot.setYRange(0, high * 1.35, padding=0)
@@ -265,6 +331,8 @@ class Readout(QWidget):
         c = controller
         c.stepped.connect(lambda _snaps: self.refresh())
         c.node_state_changed.connect(lambda _i: self.refresh())
+        c.node_added.connect(lambda _i: self.refresh())  # paused: "Nodes up" must still count the new node
+        c.node_removed.connect(lambda _i: self.refresh())
         c.scenario_replaced.connect(self.refresh)
         c.sim_reset.connect(self.refresh)
         self.refresh()

@@ -85,7 +85,8 @@ class History:
         """Requests/s over the ``window_s`` seconds ending at each sample: offered, served, rejected, lost.
 
         Computed from the engine's cumulative counts, so the figure at the last sample is exactly
-        (total now - total ``window_s`` ago) / elapsed time. Shape (size,) each. The charts, the
+        (total now - total ``window_s`` ago) / elapsed time; NaN during the run's first ``window_s``.
+        Shape (size,) each. The charts, the
         readout and the canvas all ask after each tick: the result is kept until the next append.
         """
         if self._rates is not None and self._rates[0] == window_s:
@@ -104,7 +105,8 @@ class History:
         for name in RATE_NAMES:
             totals = np.concatenate(([baseline], self.column(f"{name}_total")))
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[name] = np.where(elapsed > 0, (totals[1:] - totals[j]) / elapsed, 0.0)
+                # NaN until a whole window has passed: a 1 s average over the first 0.05 s spikes to 80-100
+                out[name] = np.where(elapsed >= window_s - 1e-9, (totals[1:] - totals[j]) / elapsed, np.nan)
         self._rates = (window_s, out)
         return out
 

@@ -7,8 +7,11 @@ undoable edit, which reaches the engine at once; the editors follow the controll
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeySequence, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
@@ -31,20 +34,74 @@ from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioErr
 SLIDER_STEPS = 1000
 
 
+class _CheckedInput:
+    """What the inspector's spin boxes add to Qt's: a typed value out of range is reported, not cut.
+
+    Qt's validator refuses the keystroke that leaves the range, so typing 999 into a 1..256 box
+    silently gives 99. Here such text is "intermediate": on Enter or focus out the box keeps its
+    value and ``on_problem`` gets one line naming the field and its range. Ctrl+Z and Ctrl+Shift+Z
+    are left to the window's undo (a line edit would keep them for its own text undo), after the
+    typed text has been committed, so the shortcut undoes what was just typed.
+    """
+
+    caption = ""
+    on_problem: Callable[[str], None] | None = None
+    _typed = ""
+
+    def _number(self, text: str) -> float | None:
+        text = text.strip().removesuffix(self.suffix().strip()).strip().replace(",", "")
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    def validate(self, text: str, pos: int):
+        result = super().validate(text, pos)
+        state = result[0] if isinstance(result, tuple) else result
+        value = self._number(text)
+        if state == QValidator.State.Invalid and value is not None and "-" not in text.strip()[1:]:
+            self._typed = text
+            return QValidator.State.Intermediate, text, pos
+        return result
+
+    def fixup(self, text: str) -> str:
+        value = self._number(text)
+        if value is not None and not self.minimum() <= value <= self.maximum() and self.on_problem:
+            self.on_problem(f"{self.caption}: {value:g} is not in {self.minimum():g}..{self.maximum():g}")
+        return super().fixup(text) if hasattr(super(), "fixup") else text
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and (
+                event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo)):
+            self.interpretText()  # the typed value becomes an edit the undo can take back
+            event.ignore()  # not ours: the window's Undo / Redo action gets the shortcut
+            return True
+        return super().event(event)
+
+
+class CheckedSpinBox(_CheckedInput, QSpinBox):
+    """An integer spin box that reports out-of-range input (see ``_CheckedInput``)."""
+
+
+class CheckedDoubleSpinBox(_CheckedInput, QDoubleSpinBox):
+    """A decimal spin box that reports out-of-range input (see ``_CheckedInput``)."""
+
+
 def make_spin(model: type[BaseModel], field: str, unit: str = "", decimals: int = 2,
-              step: float = 1.0) -> QAbstractSpinBox:
+              step: float = 1.0, caption: str = "") -> QAbstractSpinBox:
     """A spin box for ``model.field`` limited to the field's range, with its unit as suffix."""
     low, high = field_range(model, field)
     if model.model_fields[field].annotation is int or "int" in str(model.model_fields[field].annotation):
-        spin: QAbstractSpinBox = QSpinBox()
+        spin: QAbstractSpinBox = CheckedSpinBox()
         spin.setRange(int(low), int(high))
     else:
-        spin = QDoubleSpinBox()
+        spin = CheckedDoubleSpinBox()
         spin.setDecimals(decimals)
         spin.setRange(low, high)
         spin.setSingleStep(step)
     if unit:
         spin.setSuffix(f" {unit}")
+    spin.caption = caption or field.replace("_", " ")
     spin.setKeyboardTracking(False)  # commit on Enter, arrows or focus out, not on every digit
     spin.setAccelerated(True)
     spin.setAccessibleName(field.replace("_", " "))
@@ -91,13 +148,13 @@ class Inspector(QWidget):
         self.ctrl = controller
         self.node_id: int | None = None
         layout = QVBoxLayout(self)
-        layout.addWidget(self._build_node_box())
-        layout.addWidget(self._build_balancer_box())
-        layout.addWidget(self._build_workload_box())
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828;")
         self.error.setAccessibleName("Input problem")
+        layout.addWidget(self._build_node_box())
+        layout.addWidget(self._build_balancer_box())
+        layout.addWidget(self._build_workload_box())
         layout.addWidget(self.error)
         layout.addStretch(1)
         c = controller
@@ -124,7 +181,8 @@ class Inspector(QWidget):
         column.addWidget(self.node_fields)
         self.node_spins: dict[str, QAbstractSpinBox] = {}
         for field, label, unit, decimals, step in NODE_FIELDS:
-            spin = make_spin(Node, field, unit, decimals, step)
+            spin = make_spin(Node, field, unit, decimals, step, label)
+            spin.on_problem = self.error.setText
             spin.valueChanged.connect(lambda value, f=field: self._edit_node(f, value))
             self.node_spins[field] = spin
             form.addRow(label, spin)
@@ -149,7 +207,8 @@ class Inspector(QWidget):
         self.policy.currentIndexChanged.connect(
             lambda _i: self._edit("balancer", "policy", self.policy.currentData()))
         form.addRow("Policy", self.policy)
-        self.health = make_spin(Balancer, "health_check_s", "s", 1, 0.5)
+        self.health = make_spin(Balancer, "health_check_s", "s", 1, 0.5, "Health check")
+        self.health.on_problem = self.error.setText
         self.health.valueChanged.connect(lambda v: self._edit("balancer", "health_check_s", float(v)))
         form.addRow("Health check", self.health)
         return box
@@ -157,7 +216,8 @@ class Inspector(QWidget):
     def _build_workload_box(self) -> QGroupBox:
         box = QGroupBox("Traffic")
         form = QFormLayout(box)
-        self.rate = make_spin(Workload, "rate", "req/s", 1, 1)
+        self.rate = make_spin(Workload, "rate", "req/s", 1, 1, "Rate")
+        self.rate.on_problem = self.error.setText
         self.rate.valueChanged.connect(lambda v: self._edit("workload", "rate", float(v)))
         self.rate_slider = QSlider(Qt.Orientation.Horizontal)
         self.rate_slider.setRange(0, SLIDER_STEPS)
@@ -175,7 +235,8 @@ class Inspector(QWidget):
         form.addRow(self.shape_form)
         self.workload_spins: dict[str, QAbstractSpinBox] = {}
         for field, label, unit, decimals, step in WORKLOAD_FIELDS:
-            spin = make_spin(Workload, field, unit, decimals, step)
+            spin = make_spin(Workload, field, unit, decimals, step, label)
+            spin.on_problem = self.error.setText
             spin.valueChanged.connect(lambda v, f=field: self._edit("workload", f, float(v)))
             self.workload_spins[field] = spin
             form.addRow(label, spin)
@@ -285,7 +346,8 @@ class Inspector(QWidget):
             self.shape_spins = {}
             shape_cls = type(w.shape)
             for field, label, unit in SHAPE_FIELDS[w.shape.kind]:
-                spin = make_spin(shape_cls, field, unit, 2, 1 if unit else 0.05)
+                spin = make_spin(shape_cls, field, unit, 2, 1 if unit else 0.05, label)
+                spin.on_problem = self.error.setText
                 spin.valueChanged.connect(lambda v, f=field: self._edit_shape(f, float(v)))
                 self.shape_spins[field] = spin
                 self.shape_form.addRow(label, spin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSaveFile, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSaveFile, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,6 +33,7 @@ from app.charts import ChartPanel, Readout
 from app.controller import SPEEDS, SimClock, SimController
 from app.history import to_csv
 from app.inspector import Inspector
+from app.screen import keep_on_screen, place
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Node,
@@ -78,10 +79,10 @@ class MainWindow(QMainWindow):
         self._connect()
         self._update_title()
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry):
+            keep_on_screen(self)  # saved on a bigger screen: shrink to this one
         else:
-            self.resize(1500, 920)
+            place(self, QSize(1500, 920))
 
     # layout -------------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -104,7 +105,9 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(290)
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)  # hidden: more room on a laptop
+        self.inspector_dock = dock
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.statusBar().addPermanentWidget(self.readout.time_label)
 
@@ -142,11 +145,14 @@ class MainWindow(QMainWindow):
         self.act_reset = a("&Reset", self.reset, "Ctrl+R", "Back to t = 0 with the current cluster")
         self.act_faster = a("&Faster", lambda: self._nudge_speed(1), "Ctrl+]")
         self.act_slower = a("S&lower", lambda: self._nudge_speed(-1), "Ctrl+[")
-        self.act_click_fails = a("&Click fails nodes", lambda: None, tip="A click on a node fails or "
-                                 "recovers it; off: a click only selects it")
-        self.act_click_fails.setCheckable(True)
-        self.act_click_fails.setChecked(True)
-        self.act_click_fails.toggled.connect(self._set_click_fails)
+        self.act_chaos = a("&Chaos mode", lambda: None, "Ctrl+Shift+K",
+                           "Chaos mode: a single click on a node fails or recovers it; off: a click selects it")
+        self.act_chaos.setCheckable(True)
+        self.act_chaos.setChecked(False)
+        self.act_chaos.toggled.connect(self._set_click_fails)
+        self.act_inspector = self.inspector_dock.toggleViewAction()
+        self.act_inspector.setText("&Inspector")
+        self.act_inspector.setShortcut(QKeySequence("Ctrl+I"))
         self.act_fit = a("&Fit cluster", self.view.fit, "Ctrl+0")
         self.act_zoom_in = a("Zoom &in", lambda: self.view.zoom(1.25), K.ZoomIn)
         self.act_zoom_out = a("Zoom &out", lambda: self.view.zoom(0.8), K.ZoomOut)
@@ -176,10 +182,11 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Simulation")
         menu.addActions([self.act_play, self.act_step, self.act_reset])
         menu.addSeparator()
-        menu.addActions([self.act_faster, self.act_slower, self.act_click_fails])
+        menu.addActions([self.act_faster, self.act_slower, self.act_chaos])
         menu = self.menuBar().addMenu("&View")
         menu.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out])
         menu.addSeparator()
+        menu.addAction(self.act_inspector)
         menu.addActions([self.act_compare, self.act_fullscreen])
 
         bar = QToolBar("Simulation")
@@ -195,7 +202,7 @@ class MainWindow(QMainWindow):
         self.speed.currentIndexChanged.connect(lambda i: self.clock.set_speed(SPEEDS[i]))
         bar.addWidget(self.speed)
         bar.addSeparator()
-        bar.addActions([self.act_add, self.act_duplicate, self.act_delete, self.act_fit])
+        bar.addActions([self.act_add, self.act_duplicate, self.act_delete, self.act_fit, self.act_chaos])
         bar.addSeparator()
         bar.addWidget(QLabel(" Slide: "))
         for text, name in SLIDE_SCENARIOS:
@@ -297,8 +304,7 @@ class MainWindow(QMainWindow):
     def open_scenario(self, scenario: Scenario, path: Path | None) -> bool:
         if not self.maybe_save():
             return False
-        self.clock.set_running(False)
-        self.ctrl.replace(scenario, path)
+        self.ctrl.replace(scenario, path)  # the clock keeps running (or paused) as it was
         self.autosaver.discard()
         if path is not None:
             self._remember(path)
@@ -405,7 +411,6 @@ class MainWindow(QMainWindow):
 
     def restore(self, scenario: Scenario, source: Path | None) -> None:
         """Open autosaved work: it stays marked unsaved, with ``source`` as its file."""
-        self.clock.set_running(False)
         self.ctrl.replace(scenario, source)
         self.ctrl.undo_stack.resetClean()
         self._update_title()
@@ -418,6 +423,7 @@ class MainWindow(QMainWindow):
             self.compare_window = CompareWindow()
         self.compare_window.show()
         self.compare_window.raise_()
+        self.compare_window.clock.set_running(True)  # it opens on a running lesson, not empty charts
 
     # closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

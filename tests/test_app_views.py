@@ -16,7 +16,7 @@ from sim_core.engine import Simulation
 from sim_core.scenario import Node, Scenario, resolve
 
 
-def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_heat_strip(qtbot, qt_settings, tmp_path):
+def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_utilization_distribution(qtbot, qt_settings, tmp_path):
     base = resolve("horizontal-7x1")
     nodes = [Node(name=f"n{i}") for i in range(200)]  # all at (0, 0): the window spreads them out
     big = base.model_copy(update={"nodes": nodes})
@@ -30,9 +30,12 @@ def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_heat_strip(qtbot, qt_s
     assert not boxes_overlap(xy, COMPACT_BOX)
     for _ in range(20):
         win.clock.tick(0.05)
-    assert win.charts.heat.isVisible() and not win.charts.node_curves
-    image = win.charts.heat.image
-    assert image.shape[1] == 200 and np.nanmax(image) > 0
+    strip = win.charts.strip
+    assert strip.mode == "distribution" and not win.charts.node_curves and not strip.image.isVisible()
+    curves = {name: curve.getData()[1] for name, curve in strip.stat_curves.items()}
+    assert curves["max"].size and np.all(curves["min"] <= curves["median"])
+    assert np.all(curves["median"] <= curves["p90"]) and np.all(curves["p90"] <= curves["max"])
+    assert np.nanmax(curves["max"]) > 0
 
 
 def test_grid_positions_do_not_overlap():

@@ -45,7 +45,8 @@ def click_node(qtbot, win: MainWindow, node_id: int) -> None:
     qtbot.mouseClick(win.view.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
-def test_clicking_a_node_fails_it_in_the_engine_canvas_charts_and_readout(qtbot, window):
+def test_clicking_a_node_in_chaos_mode_fails_it_in_the_engine_canvas_charts_and_readout(qtbot, window):
+    window.act_chaos.setChecked(True)
     run(window, 10.0)
     node_id = window.ctrl.id_by_name("node-3")
     index = window.ctrl.index_of(node_id)
@@ -234,7 +235,7 @@ def test_add_duplicate_delete_and_undo(window):
 
 def test_a_drag_is_one_undo_step(qtbot, window):
     ctrl = window.ctrl
-    window.act_click_fails.setChecked(False)
+    window.act_chaos.setChecked(False)
     assert not window.scene.click_fails
     node_id = ctrl.id_by_name("node-4")
     item = window.scene.items_by_id[node_id]
@@ -281,6 +282,7 @@ def test_autosave_is_restored_after_a_crash(qtbot, window, qt_settings, tmp_path
 
 
 def test_speed_and_dropped_frames(window, monkeypatch):
+    monkeypatch.setattr(window.clock, "BUDGET_S", 10.0)  # no tick over budget, however loaded the machine
     window.clock.set_speed(10.0)
     run(window, 0.5)
     assert window.ctrl.sim.t == pytest.approx(5.0)

@@ -1,0 +1,149 @@
+"""Utilization per node over time, for clusters too big for one curve per node.
+
+Up to DISTRIBUTION_FROM nodes: a heat strip with one row per node in canvas order (top row =
+top box), labelled with node names, each cell the node's mean utilization over one BIN_S
+second (so per-step noise does not flicker), failed nodes dark grey and restarting ones amber,
+never "idle" green. Above that, rows would be thinner than a pixel: the chart shows instead the
+distribution over the nodes that are up, min / median / p90 / max, one curve each.
+
+No engine access: it keeps its own small ring of one-second bins, fed with the snapshots the
+controller emits.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+from sim_core.engine import DOWN, RESTARTING
+
+BIN_S = 1.0  # seconds per heat-strip column
+DISTRIBUTION_FROM = 51  # nodes: from here a distribution instead of rows
+FAILED_RGB = (58, 63, 69)  # the canvas's failed-box fill
+RESTARTING_RGB = (242, 169, 0)  # the canvas's restarting edge
+STATS = (("max", "#d32f2f"), ("p90", "#ef8a17"), ("median", "#2e9d4f"), ("min", "#1e88e5"))
+MAX_LABELS = 14  # row labels on the axis at most
+
+
+def heat_rgb(util: np.ndarray) -> np.ndarray:
+    """Green (0) through yellow to red (1), as uint8 RGB of shape util.shape + (3,)."""
+    u = np.clip(np.nan_to_num(util), 0.0, 1.0)[..., None]
+    green, yellow, red = np.array([60, 179, 113.0]), np.array([242, 208, 36.0]), np.array([211, 47, 47.0])
+    low = green + (yellow - green) * np.minimum(u * 2, 1)
+    high = yellow + (red - yellow) * np.maximum(u * 2 - 1, 0)
+    return np.where(u <= 0.5, low, high).astype(np.uint8)
+
+
+def canvas_order(xy: np.ndarray) -> np.ndarray:
+    """Node indices as the canvas shows them: columns left to right, each from top to bottom."""
+    if xy.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.lexsort((xy[:, 1], np.round(xy[:, 0] / 50.0)))
+
+
+def row_labels(names: list[str]) -> list[tuple[float, str]]:
+    """Axis ticks (row centre, text): every name when few, else every k-th row's name."""
+    every = max(1, int(np.ceil(len(names) / MAX_LABELS)))
+    return [(k + 0.5, name) for k, name in enumerate(names) if k % every == 0]
+
+
+class BinnedUtilization:
+    """One-second bins of per-node utilization and state: ``capacity`` bins kept, oldest dropped."""
+
+    def __init__(self, n_nodes: int, capacity: int = 90):
+        self.capacity = capacity
+        self.t = np.zeros(0)  # bin end times (s)
+        self.util = np.zeros((0, n_nodes))  # mean utilization in each bin
+        self.state = np.zeros((0, n_nodes), dtype=np.int8)  # worst state seen in the bin (DOWN > RESTARTING)
+        self._busy = np.zeros(n_nodes)
+        self._span = 0.0
+        self._worst = np.zeros(n_nodes, dtype=np.int8)
+        self._bin_end: float | None = None
+
+    @property
+    def n_nodes(self) -> int:
+        return self.util.shape[1]
+
+    def add(self, t: float, dt: float, utilization: np.ndarray, state: np.ndarray) -> None:
+        """One engine step ending at ``t`` of length ``dt`` (s)."""
+        if utilization.size != self.n_nodes:
+            return
+        if self._bin_end is None:
+            self._bin_end = (np.floor((t - dt) / BIN_S + 1e-9) + 1) * BIN_S
+        self._busy += utilization * dt
+        self._span += dt
+        rank = np.where(state == DOWN, 2, np.where(state == RESTARTING, 1, 0)).astype(np.int8)
+        self._worst = np.maximum(self._worst, rank)
+        if t >= self._bin_end - 1e-9:
+            self.t = np.append(self.t, t)[-self.capacity:]
+            self.util = np.vstack((self.util, self._busy / max(self._span, 1e-12)))[-self.capacity:]
+            self.state = np.vstack((self.state, self._worst))[-self.capacity:]
+            self._busy[:] = 0.0
+            self._span = 0.0
+            self._worst[:] = 0
+            self._bin_end = (np.floor(t / BIN_S + 1e-9) + 1) * BIN_S
+
+
+class UtilizationStrip:
+    """The utilization chart's heat strip or distribution; ``plot`` is the chart it draws in."""
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        self.image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self.image)
+        self.stat_curves = {name: plot.plot([], [], pen=pg.mkPen(colour, width=1.6), name=name)
+                            for name, colour in STATS}
+        self.bins = BinnedUtilization(0)
+        self.order = np.zeros(0, dtype=np.int64)
+        self.mode = "off"  # "rows", "distribution" or "off"
+        self.set_mode("off")
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.image.setVisible(mode == "rows")
+        for curve in self.stat_curves.values():
+            curve.setVisible(mode == "distribution")
+        self.plot.invertY(mode == "rows")
+
+    def rebuild(self, names: list[str], xy: np.ndarray, mode: str) -> None:
+        """Start over for a cluster of these node ``names`` at canvas positions ``xy`` (n, 2)."""
+        self.set_mode(mode)
+        self.bins = BinnedUtilization(len(names))
+        self.order = canvas_order(xy)
+        axis = self.plot.getAxis("left")
+        self.image.clear()
+        for curve in self.stat_curves.values():
+            curve.setData([], [])
+        if mode == "rows":
+            axis.setTicks([row_labels([names[i] for i in self.order]), []])
+            self.plot.setYRange(0, len(names), padding=0)
+        else:
+            axis.setTicks(None)
+
+    def add(self, snaps: list) -> None:
+        for snap in snaps:
+            self.bins.add(snap.t, snap.dt, snap.utilization, snap.state)
+
+    def draw(self) -> None:
+        b = self.bins
+        if self.mode == "off" or b.t.size == 0:
+            return
+        if self.mode == "rows":
+            rgb = heat_rgb(b.util[:, self.order].T)  # (rows, columns, 3): row 0 = top box
+            state = b.state[:, self.order].T
+            rgb[state == 1] = RESTARTING_RGB
+            rgb[state == 2] = FAILED_RGB
+            self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
+            self.image.setRect(QRectF(b.t[0] - BIN_S, 0, b.t.size * BIN_S, b.util.shape[1]))
+            return
+        up = b.state == 0
+        util = np.where(up, b.util, np.nan) * 100.0
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # a bin where every node is down
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stats = {"min": np.nanmin(util, axis=1), "median": np.nanmedian(util, axis=1),
+                     "p90": np.nanpercentile(util, 90, axis=1), "max": np.nanmax(util, axis=1)}
+        for name, curve in self.stat_curves.items():
+            curve.setData(b.t, stats[name], connect="finite")

@@ -1,0 +1,88 @@
+"""Sizes taken from the screen a window opens on: window geometry, physical units, kiosk type sizes.
+
+Windows open at a size that fits the screen's available geometry (what the task bar and panels
+leave), so the most common laptop screen (1366 x 768) shows every panel, and a 4K screen gets
+a larger window rather than a postage stamp. The kiosk sizes its type and touch targets from
+the screen's height and its physical pixel density.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRect, QSize
+from PySide6.QtGui import QGuiApplication, QScreen
+from PySide6.QtWidgets import QWidget
+
+MM_PER_INCH = 25.4
+TOUCH_TARGET_MM = 9.0  # the smallest comfortable touch target (ISO 9241-9 and platform guidelines)
+FILL = 0.94  # share of the available width and height a new window takes at most
+
+
+def available(widget: QWidget | None = None) -> QRect:
+    """The available geometry (pixels, logical) of the widget's screen, else the primary screen."""
+    screen = widget.screen() if widget is not None else None
+    screen = screen or QGuiApplication.primaryScreen()
+    return screen.availableGeometry()
+
+
+def window_size(preferred: QSize, area: QRect) -> QSize:
+    """``preferred`` shrunk to at most FILL of ``area`` in each direction."""
+    return QSize(min(preferred.width(), int(area.width() * FILL)), min(preferred.height(), int(area.height() * FILL)))
+
+
+def place(widget: QWidget, preferred: QSize) -> None:
+    """Resize ``widget`` to ``preferred`` or less so it fits its screen, centred on the available area."""
+    area = available(widget)
+    size = window_size(preferred, area)
+    widget.resize(size)
+    widget.move(area.x() + (area.width() - size.width()) // 2, area.y() + (area.height() - size.height()) // 2)
+
+
+def keep_on_screen(widget: QWidget) -> None:
+    """After restoring a saved geometry: shrink and move the window back inside the available area."""
+    area = available(widget)
+    frame = widget.frameGeometry()
+    size = window_size(widget.size(), area) if not area.contains(frame) else widget.size()
+    widget.resize(size)
+    x = min(max(frame.x(), area.x()), area.right() - size.width())
+    y = min(max(frame.y(), area.y()), area.bottom() - size.height())
+    widget.move(x, y)
+
+
+def px_per_mm(screen: QScreen | None = None) -> float:
+    """Logical pixels per millimetre of the screen (96 dpi when the screen does not say)."""
+    screen = screen or QGuiApplication.primaryScreen()
+    dpi = screen.physicalDotsPerInch() if screen is not None else 96.0
+    dpi = dpi if 50.0 <= dpi <= 1000.0 else 96.0  # some drivers report 0 or nonsense
+    ratio = screen.devicePixelRatio() if screen is not None else 1.0
+    return dpi / ratio / MM_PER_INCH
+
+
+@dataclass(frozen=True)
+class KioskType:
+    """Pixel sizes (logical) of the kiosk's type and touch targets for one screen."""
+
+    title_px: int  # the lesson title
+    caption_px: int  # what to watch
+    figure_px: int  # the readout figures
+    label_px: int  # captions under the figures, chart titles, axis ticks
+    target_px: int  # minimum height of a touch target (lesson and Fail buttons)
+
+
+def kiosk_type(size: QSize, mm: float) -> KioskType:
+    """Type scaled to the screen's height ``size`` (pixels) with ``mm`` pixels per millimetre.
+
+    The layout looks the same at every resolution: sizes are fractions of the screen height (a
+    1080p screen gets 26 px figures and 18 px captions; seen from 2 m on a 40-inch 1080p screen,
+    where a pixel is 0.46 mm, the figures' capitals are about 9 mm tall, above the 1/250 of the
+    distance usually asked of signs). Touch targets are at least TOUCH_TARGET_MM whatever the density.
+    """
+    h = size.height()
+    return KioskType(
+        title_px=max(18, round(h / 38)),
+        caption_px=max(14, round(h / 60)),
+        figure_px=max(16, round(h / 42)),
+        label_px=max(11, round(h / 90)),
+        target_px=max(round(TOUCH_TARGET_MM * mm), round(h / 24)),
+    )
