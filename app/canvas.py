@@ -26,7 +26,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import SimController
-from app.layout import COMPACT_FROM, FULL_WHEN_ARRANGED, HUB_BOX, MARGIN, arranged_layout, box_size
+from app.layout import (
+    COMPACT_FROM,
+    FULL_WHEN_ARRANGED,
+    HUB_BOX,
+    MARGIN,
+    ROUTE_POINTS,
+    along,
+    arranged_layout,
+    box_size,
+    bus_routes,
+    route_lengths,
+    straight_routes,
+)
 from sim_core.engine import DOWN, RESTARTING, UP
 from sim_core.scenario import Node
 
@@ -256,26 +268,42 @@ class HubItem(QGraphicsObject):
 
 
 class LinksItem(QGraphicsItem):
-    """Arrows source -> balancer -> every node. ``starts``/``ends`` have shape (n_links, 2); link 0 is the source's."""
+    """Arrows source -> balancer -> every node, as polylines ``routes`` of shape (n_links, ROUTE_POINTS, 2);
+    link 0 is the source's. Many nodes or a grid: the arrows run through the gaps between boxes."""
 
     def __init__(self):
         super().__init__()
-        self.starts = np.zeros((0, 2))
-        self.ends = np.zeros((0, 2))
+        self.routes = np.zeros((0, ROUTE_POINTS, 2))
+        self.cum = np.zeros((0, ROUTE_POINTS))
         self.dead = np.zeros(0, dtype=bool)  # per link: the node at its end is down
         self._path = QPainterPath()
         self._dead_path = QPainterPath()
         self.setZValue(-2)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # dots move above it every frame
 
-    def set_links(self, starts: np.ndarray, ends: np.ndarray, dead: np.ndarray) -> None:
+    @property
+    def starts(self) -> np.ndarray:
+        return self.routes[:, 0]
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self.routes[:, -1]
+
+    def set_links(self, routes: np.ndarray, dead: np.ndarray) -> None:
         self.prepareGeometryChange()
-        self.starts, self.ends, self.dead = starts, ends, dead
+        self.routes, self.dead = routes, dead
+        self.cum = route_lengths(routes)
         self._path, self._dead_path = QPainterPath(), QPainterPath()
-        for (x0, y0), (x1, y1), d in zip(starts, ends, dead, strict=True):
+        drawn: set[tuple] = set()  # a shared stretch of the fan is drawn once
+        for points, d in zip(routes, dead, strict=True):
             path = self._dead_path if d else self._path
-            path.moveTo(x0, y0)
-            path.lineTo(x1, y1)
+            for (x0, y0), (x1, y1) in zip(points[:-1], points[1:], strict=True):
+                key = (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1), bool(d))
+                if (x0, y0) != (x1, y1) and key not in drawn:
+                    drawn.add(key)
+                    path.moveTo(x0, y0)
+                    path.lineTo(x1, y1)
+            (x0, y0), (x1, y1) = _last_segment(points)
             angle = math.atan2(y1 - y0, x1 - x0)
             for side in (-1, 1):
                 a = angle + math.pi + side * 0.45
@@ -296,6 +324,32 @@ class LinksItem(QGraphicsItem):
         painter.drawPath(self._dead_path)
 
 
+def _last_segment(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The last segment of non-zero length of a polyline (where its arrowhead goes)."""
+    for k in range(len(points) - 1, 0, -1):
+        if not np.array_equal(points[k - 1], points[k]):
+            return points[k - 1], points[k]
+    return points[0], points[-1]
+
+
+class DotScale:
+    """How many requests a dot stands for, shared by the canvases that show the same traffic.
+
+    Each canvas reports the smoothed rate of its busiest link; the scale fits the busiest of all,
+    so identical traffic draws identical dots on both sides of the comparison.
+    """
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, float] = {}
+
+    def reset(self) -> None:
+        self.peaks.clear()
+
+    def update(self, key: int, peak: float) -> int:
+        self.peaks[key] = peak
+        return nice_ceil(max(self.peaks.values()) / MAX_DOTS_PER_S)
+
+
 class FlowItem(QGraphicsItem):
     """Dots moving along the links; each dot stands for ``per_dot`` requests the engine routed there.
 
@@ -303,9 +357,10 @@ class FlowItem(QGraphicsItem):
     the link's real throughput; dots towards a failed node (lost requests) are red.
     """
 
-    def __init__(self, links: LinksItem):
+    def __init__(self, links: LinksItem, scale: DotScale | None = None):
         super().__init__()
         self.links = links
+        self.scale = scale or DotScale()
         self.per_dot = 1
         self._pending = np.zeros(0)
         self.dot_link = np.zeros(0, dtype=np.int64)
@@ -318,7 +373,7 @@ class FlowItem(QGraphicsItem):
         """Drop the dots in flight for ``n_links`` links; ``rescale`` also forgets the dot scale (new traffic)."""
         if rescale:
             self._peak = 0.0
-            self.per_dot = 1
+            self.per_dot = self.scale.update(id(self), 0.0)
         self._pending = np.zeros(n_links)
         self.dot_link = np.zeros(0, dtype=np.int64)
         self.dot_progress = np.zeros(0)
@@ -331,7 +386,7 @@ class FlowItem(QGraphicsItem):
         if wall_s > 0:
             busiest = float(counts[1:].max()) if counts.size > 1 else 0.0
             self._peak += 0.05 * (busiest / wall_s - self._peak)
-            self.per_dot = nice_ceil(self._peak / MAX_DOTS_PER_S)
+            self.per_dot = self.scale.update(id(self), self._peak)
         self._pending += counts / self.per_dot
         spawn = np.minimum(np.floor(self._pending), 4).astype(np.int64)
         self._pending -= np.floor(self._pending)
@@ -353,11 +408,10 @@ class FlowItem(QGraphicsItem):
 
     def positions(self) -> np.ndarray:
         """Scene positions of the dots, shape (n_dots, 2)."""
-        starts, ends = self.links.starts, self.links.ends
-        if self.dot_link.size == 0 or starts.shape[0] != self._pending.size:
+        routes = self.links.routes
+        if self.dot_link.size == 0 or routes.shape[0] != self._pending.size:
             return np.zeros((0, 2))
-        p = self.dot_progress[:, None]
-        return starts[self.dot_link] * (1 - p) + ends[self.dot_link] * p
+        return along(routes, self.links.cum, self.dot_link, self.dot_progress)
 
     def boundingRect(self) -> QRectF:
         return self.links.boundingRect()
@@ -408,7 +462,8 @@ class ClusterScene(QGraphicsScene):
 
     node_clicked = Signal(int)
 
-    def __init__(self, controller: SimController, parent=None, arranged: bool = False):
+    def __init__(self, controller: SimController, parent=None, arranged: bool = False,
+                 dot_scale: DotScale | None = None):
         super().__init__(parent)
         self.ctrl = controller
         self.click_fails = arranged  # chaos mode: on in the comparison and the kiosk, off in the editor
@@ -418,7 +473,7 @@ class ClusterScene(QGraphicsScene):
         self.source = HubItem("Traffic")
         self.balancer = HubItem("Load balancer")
         self.links = LinksItem()
-        self.flow = FlowItem(self.links)
+        self.flow = FlowItem(self.links, dot_scale)
         for item in (self.links, self.flow, self.source, self.balancer):
             self.addItem(item)
         self.setBackgroundBrush(BACKGROUND)
@@ -508,20 +563,22 @@ class ClusterScene(QGraphicsScene):
         items = self.node_items()
         n = len(items)
         bal = self.balancer.pos()
-        starts = np.empty((n + 1, 2))
-        ends = np.empty((n + 1, 2))
+        src = self.source
         if self.arranged:  # the source above the balancer
-            starts[0] = (self.source.x(), self.source.y() + self.source.h / 2)
-            ends[0] = (bal.x(), bal.y() - self.balancer.h / 2 - 2)
+            source = ((src.x(), src.y() + src.h / 2), (bal.x(), bal.y() - self.balancer.h / 2 - 2))
         else:
-            starts[0] = (self.source.x() + self.source.w / 2, self.source.y())
-            ends[0] = (bal.x() - self.balancer.w / 2 - 2, bal.y())
-        starts[1:] = (bal.x() + self.balancer.w / 2, bal.y())
-        for k, item in enumerate(items):
-            ends[k + 1] = (item.x() - item.w / 2 - 3, item.y())
+            source = ((src.x() + src.w / 2, src.y()), (bal.x() - self.balancer.w / 2 - 2, bal.y()))
+        start = (bal.x() + self.balancer.w / 2, bal.y())
+        centres = np.array([(item.x(), item.y()) for item in items]).reshape(n, 2)
+        if self.arranged and n > 1 or (items and items[0].compact):
+            nodes = bus_routes(start, centres, (items[0].w, items[0].h))  # around the boxes, a fan per column
+        else:
+            ends = np.column_stack((centres[:, 0] - np.array([item.w / 2 + 3 for item in items]), centres[:, 1]))
+            nodes = straight_routes(np.repeat(np.array([start]), n, axis=0), ends)
+        routes = np.concatenate((straight_routes(np.array([source[0]]), np.array([source[1]])), nodes))
         dead = np.zeros(n + 1, dtype=bool)
         dead[1:] = [item.state == DOWN for item in items]
-        self.links.set_links(starts, ends, dead)
+        self.links.set_links(routes, dead)
         self._links_dirty = False
 
     def node_moved_live(self) -> None:

@@ -66,6 +66,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.window_s = window_s
         # repaint the rectangles of the curves that changed, not the whole widget with its axes
         self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setObjectName("charts")
+        self.min_plot_px = MIN_CHART_H - 30  # the plot area; the title and time axis take the rest
         self.markers: list[pg.InfiniteLine] = []
         self.plots: list[pg.PlotItem] = []
         rates = tuple((n, COLOURS[n]) for n in RATE_NAMES)
@@ -142,6 +144,9 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         for row in range(rows):
             self.ci.layout.setRowStretchFactor(row, 1)
         self.setMinimumHeight(rows * MIN_CHART_H)
+
+    def plots_shown(self) -> list[pg.PlotItem]:
+        return list(self.plots)
 
     def resizeEvent(self, event) -> None:
         if event is not None and hasattr(self, "title_px"):  # pyqtgraph calls it with None while building
@@ -302,11 +307,13 @@ class Readout(QWidget):
     """The current figures in large type; ``numbers[key]`` holds exactly what each label shows."""
 
     def __init__(self, controller: SimController, parent: QWidget | None = None,
-                 keys: tuple[str, ...] | None = None, per_row: int = 6):
+                 keys: tuple[str, ...] | None = None, per_row: int = 6, figure_px: int = 29, label_px: int = 12):
         super().__init__(parent)
+        self.setObjectName("readout")
         self.ctrl = controller
         self.numbers: dict[str, float | str] = {}
         self.labels: dict[str, QLabel] = {}
+        self.heads: dict[str, QLabel] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(6, 2, 6, 2)
         grid.setHorizontalSpacing(14)
@@ -318,14 +325,14 @@ class Readout(QWidget):
             box.setContentsMargins(0, 0, 0, 0)
             box.setSpacing(0)
             value = QLabel("–")
-            value.setStyleSheet(f"font-size: 22pt; font-weight: 600; color: {COLOURS.get(key, '#1d2733')};")
             value.setAccessibleName(caption)
             head = QLabel(f"{caption} ({unit})" if unit else caption)
-            head.setStyleSheet("color: #5b6775; font-size: 9pt;")
             box.addWidget(value)
             box.addWidget(head)
             grid.addWidget(cell, k // per_row, k % per_row)
             self.labels[key] = value
+            self.heads[key] = head
+        self.set_type(figure_px, label_px)
         self.time_label = QLabel("t = 0.0 s")
         self.time_label.setStyleSheet("color: #5b6775;")
         c = controller
@@ -336,6 +343,12 @@ class Readout(QWidget):
         c.scenario_replaced.connect(self.refresh)
         c.sim_reset.connect(self.refresh)
         self.refresh()
+
+    def set_type(self, figure_px: int, label_px: int) -> None:
+        """Pixel sizes of the figures and of their captions."""
+        for key, value in self.labels.items():
+            value.setStyleSheet(f"font-size: {figure_px}px; font-weight: 600; color: {COLOURS.get(key, '#1d2733')};")
+            self.heads[key].setStyleSheet(f"color: #5b6775; font-size: {label_px}px;")
 
     def refresh(self) -> None:
         snap = self.ctrl.last

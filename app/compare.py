@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -21,10 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas import ClusterScene, ClusterView
-from app.charts import COLOURS, PAGE_S, WINDOW_S, Readout, page_right, window_start
+from app.canvas import ClusterScene, ClusterView, DotScale
+from app.charts import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
 from app.history import RATE_NAMES
+from app.screen import available, place
 from sim_core.engine import DOWN
 from sim_core.scenario import Event, Scenario, resolve
 
@@ -35,11 +36,13 @@ LESSONS = (  # title, vertical built-in, horizontal built-in
     ("Gain 3, fault tolerance: a server fails at 30 s", "vertical-4cpu", "gain-fault-tolerance"),
 )
 ROWS = (  # title, unit, curves: (history key, label)
-    ("Requests/s (1 s average)", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
-                                           ("lost", "lost"))),
-    ("Latency p95 (last 10 s)", "ms", (("p95", "p95"),)),
-    ("Availability (last 10 s)", "%", (("availability", "availability"),)),
+    ("Requests/s", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
+                             ("lost", "lost"))),
+    ("Latency p95, last 10 s", "ms", (("p95", "p95"),)),
+    ("Availability, last 10 s", "%", (("availability", "availability"),)),
 )
+SHORT_ROWS = (ROWS[0], ROWS[2])  # below TALL_SCREEN_PX: two charts per side, each tall enough to read
+TALL_SCREEN_PX = 900
 
 
 def lesson_pair(vertical_name: str, horizontal_name: str) -> tuple[Scenario, Scenario]:
@@ -54,41 +57,65 @@ def lesson_pair(vertical_name: str, horizontal_name: str) -> tuple[Scenario, Sce
 
 
 class CompareCharts(pg.GraphicsLayoutWidget):
-    """Rows of charts (throughput, p95, availability), one column per cluster; a row shares its axes."""
+    """Rows of charts (throughput, p95, availability by default), one column per cluster; a row shares its axes.
 
-    def __init__(self, controllers: list[SimController], parent: QWidget | None = None):
+    Legends are in the titles (outside the plots); every left axis has one width so the two
+    columns' time axes line up; only the bottom row draws the time axis, in seconds.
+    """
+
+    def __init__(self, controllers: list[SimController], parent: QWidget | None = None,
+                 rows: tuple = ROWS):
         super().__init__(parent)
+        self.setObjectName("charts")
+        self.min_plot_px = 120
         self.ctrls = controllers
+        self.rows = rows
         self.plots: list[list[pg.PlotItem]] = []
         self.curves: list[dict[str, pg.PlotDataItem]] = [{} for _ in controllers]
-        for r, (title, unit, curves) in enumerate(ROWS):
+        for r, (title, unit, curves) in enumerate(rows):
             row = []
+            entries = tuple((label, COLOURS[key]) for key, label in curves) if len(curves) > 1 else ()
             for c, _ctrl in enumerate(controllers):
-                plot = self.addPlot(row=r, col=c, title=title)
+                plot = self.addPlot(row=r, col=c)
+                plot.setTitle(legend_title(title, entries), size="9pt")
                 plot.setLabel("left", unit)
                 plot.getAxis("left").enableAutoSIPrefix(False)
+                plot.getAxis("left").setWidth(AXIS_W)
+                plot.getAxis("bottom").enableAutoSIPrefix(False)  # seconds on both sides, never "ms"
                 plot.showGrid(x=True, y=True, alpha=0.25)
                 plot.setMenuEnabled(False)
                 plot.setMouseEnabled(x=False, y=False)
                 plot.hideButtons()
-                if len(curves) > 1:
-                    plot.addLegend(offset=(4, 2), labelTextSize="8pt", colCount=4, brush=(255, 255, 255, 210))
                 for key, label in curves:
                     style = Qt.PenStyle.DashLine if key == "offered" else Qt.PenStyle.SolidLine
                     pen = pg.mkPen(COLOURS[key], width=2, style=style)
                     self.curves[c][key] = plot.plot([], [], pen=pen, name=label)
                 if self.plots or row:
                     plot.setXLink(self.plots[0][0] if self.plots else row[0])
+                if r < len(rows) - 1:
+                    plot.hideAxis("bottom")
                 row.append(plot)
             self.plots.append(row)
         for plot in self.plots[-1]:
             plot.setLabel("bottom", "simulated time", units="s")
-        for plot in self.plots[2]:
-            plot.setYRange(0, 100.5, padding=0)
+        for r, (_title, unit, _curves) in enumerate(rows):
+            if unit == "%":
+                for plot in self.plots[r]:
+                    plot.setYRange(0, 100.5, padding=0)
+        self.set_min_heights(title_px=20, axis_px=40)
+
+    def set_min_heights(self, title_px: int, axis_px: int) -> None:
+        """Each plot area at least ``min_plot_px``: rows ask for it plus their title (and the bottom row its axis)."""
+        for r, row in enumerate(self.plots):
+            for plot in row:
+                plot.setMinimumHeight(self.min_plot_px + title_px + (axis_px if r == len(self.plots) - 1 else 0))
+
+    def plots_shown(self) -> list[pg.PlotItem]:
+        return [plot for row in self.plots for plot in row if plot.isVisible()]
 
     def refresh(self) -> None:
         """Redraw both columns from their histories; y ranges cover every curve of both, so heights compare."""
-        tops = np.zeros(len(ROWS))
+        tops = np.zeros(len(self.rows))
         t_end = 0.0
         for c, ctrl in enumerate(self.ctrls):
             h = ctrl.history
@@ -105,14 +132,15 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             series["availability"] = h.column("availability_pct")[k:]
             for key, curve in self.curves[c].items():
                 curve.setData(t, series[key], connect="finite")
-            for r, names in enumerate((RATE_NAMES, ("p95",))):
-                values = np.concatenate([series[n] for n in names])
+            for r, (_title, _unit, curves) in enumerate(self.rows):
+                values = np.concatenate([series[key] for key, _label in curves])
                 if np.isfinite(values).any():
                     tops[r] = max(tops[r], float(np.nanmax(values)))
             t_end = max(t_end, float(t[-1]))
-        for r in range(2):  # the same y range across a row
-            for plot in self.plots[r]:
-                plot.setYRange(0, max(tops[r], 1.0) * 1.35, padding=0)
+        for r, (_title, unit, _curves) in enumerate(self.rows):  # the same y range across a row
+            if unit != "%":
+                for plot in self.plots[r]:
+                    plot.setYRange(0, max(tops[r], 1.0) * 1.15, padding=0)
         right = page_right(t_end, WINDOW_S, PAGE_S)
         self.plots[0][0].setXRange(right - WINDOW_S, right, padding=0)
 
@@ -120,21 +148,22 @@ class CompareCharts(pg.GraphicsLayoutWidget):
 class ClusterSide(QWidget):
     """One column of the comparison: title, canvas, big figures and a fail/recover button."""
 
-    def __init__(self, controller: SimController, parent: QWidget | None = None):
+    KEYS = ("served", "rejected", "p95", "availability", "lost_total", "cost")
+
+    def __init__(self, controller: SimController, parent: QWidget | None = None, dot_scale: DotScale | None = None,
+                 keys: tuple[str, ...] = KEYS):
         super().__init__(parent)
         self.ctrl = controller
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.title = QLabel()
-        self.title.setStyleSheet("font-size: 13pt; font-weight: 600;")
-        self.title.setWordWrap(True)
+        self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
         layout.addWidget(self.title)
-        self.scene = ClusterScene(controller, self, arranged=True)  # a grid that fills the view
+        self.scene = ClusterScene(controller, self, arranged=True, dot_scale=dot_scale)  # a grid filling the view
         self.view = ClusterView(self.scene)
-        self.view.setMinimumHeight(200)
+        self.view.setMinimumHeight(120)
         layout.addWidget(self.view, 1)
-        self.readout = Readout(controller, keys=("served", "rejected", "lost", "p95", "availability", "cost",
-                                                 "nodes_up", "lost_total"), per_row=4)
+        self.readout = Readout(controller, keys=keys, per_row=len(keys), figure_px=24, label_px=11)
         layout.addWidget(self.readout)
         self.fail_button = QPushButton()
         self.fail_button.clicked.connect(self.toggle_first)
@@ -143,6 +172,12 @@ class ClusterSide(QWidget):
         controller.node_state_changed.connect(lambda _i: self.refresh())
         controller.stepped.connect(lambda _s: self.refresh())
         self.refresh()
+
+    def set_type(self, k) -> None:
+        """Kiosk sizes (an ``app.screen.KioskType``): title, figures and a touch-sized Fail button."""
+        self.title.setStyleSheet(f"font-size: {k.caption_px}px; font-weight: 600;")
+        self.readout.set_type(k.figure_px, k.label_px)
+        self.view.setMinimumHeight(80)
 
     def target(self) -> int:
         """The node the button fails: the middle one."""
@@ -156,7 +191,7 @@ class ClusterSide(QWidget):
         nodes = self.ctrl.scenario.nodes
         kind = "Vertical" if len(nodes) == 1 else "Horizontal"
         price = sum(n.price_per_hour for n in nodes)
-        text = f"{kind}: {len(nodes)} × {nodes[0].spec_label()} — ${price:.4f}/h"
+        text = f"{kind}: {len(nodes)} × {nodes[0].spec_label()}, ${price:.4f}/h"
         if self.title.text() != text:
             self.title.setText(text)
         name = self.ctrl.node(self.target()).name
@@ -170,14 +205,19 @@ class Comparison(QWidget):
     """A vertical and a horizontal cluster under one clock: a column (``sides``) for each and the
     shared ``charts``. The comparison window and the kiosk lay these out in their own ways."""
 
+    side_keys = ClusterSide.KEYS
+
     def __init__(self, parent: QWidget | None = None, flags: Qt.WindowType = Qt.WindowType.Widget):
         super().__init__(parent, flags)
         vertical, horizontal = lesson_pair(*LESSONS[0][1:])
         self.vertical = SimController(vertical, parent=self)
         self.horizontal = SimController(horizontal, parent=self)
         self.clock = SimClock([self.vertical, self.horizontal], self)
-        self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
-        self.charts = CompareCharts([self.vertical, self.horizontal])
+        self.dot_scale = DotScale()  # one "each dot = N requests" for both sides: the same traffic looks the same
+        self.sides = [ClusterSide(self.vertical, dot_scale=self.dot_scale, keys=self.side_keys),
+                      ClusterSide(self.horizontal, dot_scale=self.dot_scale, keys=self.side_keys)]
+        rows = ROWS if available(self).height() >= TALL_SCREEN_PX else SHORT_ROWS
+        self.charts = CompareCharts([self.vertical, self.horizontal], rows=rows)
         for side in self.sides:
             self.clock.ticked.connect(side.scene.animate)
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
@@ -185,6 +225,7 @@ class Comparison(QWidget):
     def load_lesson(self, index: int) -> None:
         """Lesson ``index`` of LESSONS on both sides, from t = 0 with every node up."""
         vertical, horizontal = lesson_pair(*LESSONS[index][1:])
+        self.dot_scale.reset()
         self.vertical.replace(vertical)
         self.horizontal.replace(horizontal)
         self.charts.refresh()
@@ -231,12 +272,16 @@ class CompareWindow(Comparison):
         grid = QGridLayout()
         for c, side in enumerate(self.sides):
             grid.addWidget(side, 0, c)
-        self.charts.setMinimumHeight(420)
         grid.addWidget(self.charts, 1, 0, 1, 2)
-        grid.setRowStretch(0, 4)
-        grid.setRowStretch(1, 6)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         layout.addLayout(grid, 1)
         self.resize(1600, 1000)
+
+    def show_placed(self) -> None:
+        """Show at a size that fits the screen."""
+        place(self, QSize(1600, 1000))
+        self.show()
 
     def reset(self) -> None:
         self.vertical.reset()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from PySide6.QtCore import QEvent, QKeyCombination, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare import LESSONS, ClusterSide, CompareCharts, Comparison
+from app.compare import LESSONS, CompareCharts, Comparison
+from app.screen import KioskType, kiosk_type, px_per_mm
 
 EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
 IDLE_S = 120.0  # wall seconds without input before the tour resumes
@@ -53,12 +54,12 @@ CAPTIONS = {  # (vertical, horizontal) built-in names: what to look at, checked 
         "seven, the other six carry the traffic. Tap a server to fail or recover it yourself.",
 }
 STYLE = """
-KioskWindow { background: white; }
-QPushButton { font-size: 18pt; font-weight: 600; min-height: 48px; padding: 4px 18px;
-              border: 2px solid #5b7fa6; border-radius: 12px; background: #e3ecf7; color: #1d2733; }
-QPushButton#lesson { min-height: 64px; }
-QPushButton:checked { background: #1565c0; color: white; border-color: #0d47a1; }
-QPushButton:pressed { background: #90b4e0; }
+KioskWindow {{ background: white; }}
+QPushButton {{ font-size: {button_px}px; font-weight: 600; min-height: {target_px}px; padding: 2px 18px;
+              border: 2px solid #5b7fa6; border-radius: 12px; background: #e3ecf7; color: #1d2733; }}
+QPushButton#lesson {{ min-height: {lesson_px}px; }}
+QPushButton:checked {{ background: #1565c0; color: white; border-color: #0d47a1; }}
+QPushButton:pressed {{ background: #90b4e0; }}
 """
 
 
@@ -77,13 +78,13 @@ class KioskWindow(Comparison):
     def __init__(self, idle_s: float = IDLE_S, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("ScaleLab")
-        self.setStyleSheet(STYLE)
         self.idle_s = float(idle_s)
         self.lesson_index = 0
         self.lesson_s = 0.0  # simulated seconds the current lesson runs on the tour
         self.touring = True
         self.last_input = time.monotonic()
         self._staff_exit = False
+        self.touch = True  # every button is a touch target (at least 9 mm)
         for ctrl in (self.vertical, self.horizontal):
             ctrl.undo_stack.setUndoLimit(UNDO_LIMIT)
         self._build_layout()
@@ -96,41 +97,51 @@ class KioskWindow(Comparison):
         self.show_lesson(0)
 
     # layout -------------------------------------------------------------------------------------
+    side_keys = ("served", "rejected", "p95", "availability", "lost_total")
+
     def _build_layout(self) -> None:
+        """Everything sized from the screen (``app.screen.kiosk_type``): type readable from a few metres,
+        touch targets of at least 9 mm, two chart rows on screens under 900 px tall."""
+        size = self.screen().size() if self.screen() is not None else QSize(1920, 1080)
+        k = self.type = kiosk_type(size, px_per_mm(self.screen()))
+        self.setStyleSheet(STYLE.format(button_px=k.caption_px, target_px=k.target_px, lesson_px=k.target_px))
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 10, 16, 10)
+        gap = max(4, k.label_px // 2)
+        layout.setContentsMargins(2 * gap, gap, 2 * gap, gap)
+        layout.setSpacing(gap)
         head = QHBoxLayout()
         self.title = QLabel()
-        self.title.setStyleSheet("font-size: 30pt; font-weight: 700; color: #1d2733;")
+        self.title.setStyleSheet(f"font-size: {k.title_px}px; font-weight: 700; color: #1d2733;")
         self.status = QLabel()
-        self.status.setStyleSheet("font-size: 16pt; color: #5b6775;")
+        self.status.setStyleSheet(f"font-size: {k.label_px}px; color: #5b6775;")
         self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         head.addWidget(self.title, 1)
         head.addWidget(self.status)
         layout.addLayout(head)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
-        self.caption.setStyleSheet("font-size: 19pt; color: #1d2733; background: #fff8e1; padding: 8px 12px;"
-                                   "border-radius: 8px;")
+        self.caption.setStyleSheet(f"font-size: {k.caption_px}px; color: #1d2733; background: #fff8e1; "
+                                   f"padding: {gap}px {2 * gap}px; border-radius: 8px;")
         layout.addWidget(self.caption)
         grid = QGridLayout()
+        grid.setSpacing(gap)
         for c, side in enumerate(self.sides):
-            _enlarge_side(side)
+            side.set_type(k)
             grid.addWidget(side, 0, c)
-        _enlarge_charts(self.charts)
-        self.charts.setMinimumHeight(400)
+        _enlarge_charts(self.charts, k)
+        self.charts.set_min_heights(title_px=2 * k.label_px + 8, axis_px=3 * k.label_px + 6)
         grid.addWidget(self.charts, 1, 0, 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
         layout.addLayout(grid, 1)
         buttons = QHBoxLayout()
         self.buttons = QButtonGroup(self)
-        for k, (title, _v, _h) in enumerate(LESSONS):
+        for n, (title, _v, _h) in enumerate(LESSONS):
             button = QPushButton(lesson_label(title))
             button.setObjectName("lesson")
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            self.buttons.addButton(button, k)
+            self.buttons.addButton(button, n)
             buttons.addWidget(button)
         self.buttons.idClicked.connect(self.show_lesson)
         layout.addLayout(buttons)
@@ -215,29 +226,18 @@ class KioskWindow(Comparison):
         event.accept()
 
 
-def _enlarge_side(side: ClusterSide) -> None:
-    """Type for reading from a few metres: the column title and the readout captions."""
-    side.title.setStyleSheet("font-size: 20pt; font-weight: 600;")
-    values = set(side.readout.labels.values())
-    for label in side.readout.findChildren(QLabel):
-        if label not in values:
-            label.setStyleSheet("color: #5b6775; font-size: 13pt;")
-    side.view.setMinimumHeight(160)
-
-
-def _enlarge_charts(charts: CompareCharts) -> None:
-    """Larger titles, tick labels and legends on the comparison charts."""
+def _enlarge_charts(charts: CompareCharts, k: KioskType) -> None:
+    """Chart titles (with their legends) and tick labels at the kiosk's label size."""
     tick_font = QFont()
-    tick_font.setPointSize(12)
+    tick_font.setPixelSize(k.label_px)
     for row in charts.plots:
         for plot in row:
-            plot.setTitle(plot.titleLabel.text, size="16pt")
+            plot.setTitle(plot.titleLabel.text, size=f"{k.label_px + 2}px")
+            plot.layout.setRowFixedHeight(0, 2 * k.label_px + 4)
+            plot.titleLabel.setMaximumHeight(2 * k.label_px + 4)
             for name in ("left", "bottom"):
                 plot.getAxis(name).setTickFont(tick_font)
                 plot.getAxis(name).label.setFont(tick_font)
-            if plot.legend is not None:
-                for _sample, label in plot.legend.items:
-                    label.setText(label.text, size="13pt")
 
 
 def parse_args(args: list[str]) -> argparse.Namespace:

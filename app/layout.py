@@ -101,3 +101,55 @@ FULL_WHEN_ARRANGED = 1  # an arranged cluster of more nodes gets compact boxes
 def arranged_box_size(n_nodes: int) -> tuple[float, float]:
     """(width, height) of the node boxes of an arranged cluster of ``n_nodes``."""
     return FULL_BOX if n_nodes <= FULL_WHEN_ARRANGED else COMPACT_BOX
+
+
+ROUTE_POINTS = 6  # points of every link's polyline (straight links repeat their end)
+
+
+def straight_routes(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Polylines (n, ROUTE_POINTS, 2) that go straight from ``starts`` (n, 2) to ``ends`` (n, 2)."""
+    routes = np.repeat(ends[:, None, :], ROUTE_POINTS, axis=1)
+    routes[:, 0] = starts
+    return routes
+
+
+def bus_routes(start: tuple[float, float], centres: np.ndarray, size: tuple[float, float]) -> np.ndarray:
+    """Arrows from the balancer's exit ``start`` to boxes of ``size`` centred at ``centres`` (n, 2), routed
+    through the gaps between boxes so none crosses a box: right to a trunk in the hub gap, along
+    it to the row gap above the box, along that to the gap left of the box's column, down to the
+    box's middle, into its left edge. Shared stretches draw one fan per column. Shape (n, 6, 2).
+    """
+    w, h = size
+    n = len(centres)
+    x0, y0 = start
+    left = centres[:, 0] - w / 2
+    trunk = (x0 + left.min()) / 2 if n else x0
+    column_gap = left - GAP[0] / 2
+    row_gap = centres[:, 1] - h / 2 - GAP[1] / 2
+    routes = np.empty((n, ROUTE_POINTS, 2))
+    routes[:, 0] = (x0, y0)
+    routes[:, 1] = (trunk, y0)
+    routes[:, 2, 0], routes[:, 2, 1] = trunk, row_gap
+    routes[:, 3, 0], routes[:, 3, 1] = column_gap, row_gap
+    routes[:, 4, 0], routes[:, 4, 1] = column_gap, centres[:, 1]
+    routes[:, 5, 0], routes[:, 5, 1] = left - 3, centres[:, 1]
+    return routes
+
+
+def route_lengths(routes: np.ndarray) -> np.ndarray:
+    """Cumulative length of each polyline at each of its points, divided by its total: (n, points), 0..1."""
+    seg = np.linalg.norm(np.diff(routes, axis=1), axis=2)
+    cum = np.concatenate((np.zeros((len(routes), 1)), np.cumsum(seg, axis=1)), axis=1)
+    total = np.maximum(cum[:, -1:], 1e-9)
+    return cum / total
+
+
+def along(routes: np.ndarray, cum: np.ndarray, link: np.ndarray, progress: np.ndarray) -> np.ndarray:
+    """Points at ``progress`` (0..1 of the length) along polylines ``link`` of ``routes``: (len(link), 2)."""
+    c = cum[link]
+    k = np.clip((c <= progress[:, None]).sum(axis=1) - 1, 0, routes.shape[1] - 2)
+    rows = np.arange(link.size)
+    c0, c1 = c[rows, k], c[rows, k + 1]
+    f = np.where(c1 > c0, (progress - c0) / np.maximum(c1 - c0, 1e-12), 0.0)[:, None]
+    p0, p1 = routes[link, k], routes[link, k + 1]
+    return p0 + (p1 - p0) * f

@@ -34,6 +34,7 @@ from app.controller import SPEEDS, SimClock, SimController
 from app.history import to_csv
 from app.inspector import Inspector
 from app.screen import keep_on_screen, place
+from app.watch import WatchPanel
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Node,
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.ctrl)
         self.charts = ChartPanel(self.ctrl)
         self.readout = Readout(self.ctrl)
+        self.watch = WatchPanel(self.ctrl)
         self.autosaver = Autosaver(self.ctrl, autosave_folder, self)
         self.error_box: QMessageBox | None = None
         self.compare_window = None
@@ -90,9 +92,16 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(top)
         column.setContentsMargins(4, 4, 4, 0)
         column.addWidget(self.readout)
+        column.addWidget(self.watch)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.view)
-        split.addWidget(self.charts)
+        charts = QScrollArea()  # narrow or short: the charts reflow to one column and scroll, never squeeze
+        charts.setWidget(self.charts)
+        charts.setWidgetResizable(True)
+        charts.setFrameShape(QScrollArea.Shape.NoFrame)
+        charts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.chart_scroll = charts
+        split.addWidget(charts)
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 6)
         column.addWidget(split, 1)
@@ -102,7 +111,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.inspector)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(290)
+        scroll.setMinimumWidth(250)
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -159,6 +168,9 @@ class MainWindow(QMainWindow):
         self.act_compare = a("&Compare vertical and horizontal…", self.show_compare, "Ctrl+K",
                              "Run a vertical and a horizontal cluster side by side under the same traffic")
         self.act_fullscreen = a("F&ull screen", self._toggle_fullscreen, K.FullScreen)
+        for action, short in ((self.act_add, "Add"), (self.act_duplicate, "Duplicate"), (self.act_delete, "Delete"),
+                              (self.act_fit, "Fit"), (self.act_compare, "Compare"), (self.act_chaos, "Chaos mode")):
+            action.setIconText(short)  # the toolbar's text: it fits a 1366 px screen
 
         menu = self.menuBar().addMenu("&File")
         menu.addActions([self.act_new, self.act_open])
@@ -421,7 +433,7 @@ class MainWindow(QMainWindow):
 
         if self.compare_window is None:
             self.compare_window = CompareWindow()
-        self.compare_window.show()
+        self.compare_window.show_placed()
         self.compare_window.raise_()
         self.compare_window.clock.set_running(True)  # it opens on a running lesson, not empty charts
 
