@@ -40,15 +40,7 @@ def legend_title(title: str, entries: tuple[tuple[str, str], ...] = ()) -> str:
     return f"<b>{title}</b>" + (f"&nbsp;&nbsp; {marks}" if marks else "")
 
 
-def plain_length(title: str) -> int:
-    """Characters of a title as shown (HTML tags and entities not counted)."""
-    import re
-
-    return len(re.sub(r"&nbsp;", " ", re.sub(r"<[^>]+>", "", title)))
-
-
-MIN_CHART_H = 120  # px: the least height of a chart, at 1366 x 768 too
-TITLE_PX_PER_CHAR = 6.4  # 8 pt title text, on average
+MIN_CHART_H = 140  # px: the least height of a chart row (title, plot, time ticks), at 1366 x 768 too
 AXIS_W = 46  # px: every left axis the same width, so x-linked plots line up exactly
 
 
@@ -61,15 +53,15 @@ class ChartPanel(pg.GraphicsLayoutWidget):
     """
 
     def __init__(self, controller: SimController, parent: QWidget | None = None, window_s: float = WINDOW_S):
+        self.plots: list[pg.PlotItem] = []
         super().__init__(parent)
         self.ctrl = controller
         self.window_s = window_s
         # repaint the rectangles of the curves that changed, not the whole widget with its axes
         self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setObjectName("charts")
-        self.min_plot_px = MIN_CHART_H - 30  # the plot area; the title and time axis take the rest
+        self.min_plot_px = MIN_CHART_H - 50  # the plot area; the title and time axis take the rest
         self.markers: list[pg.InfiniteLine] = []
-        self.plots: list[pg.PlotItem] = []
         rates = tuple((n, COLOURS[n]) for n in RATE_NAMES)
         self.throughput = self._plot(legend_title("Requests/s", rates), "req/s")
         self.latency = self._plot(legend_title("Latency, last 10 s", tuple((n, COLOURS[n]) for n in
@@ -92,7 +84,6 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.strip = UtilizationStrip(self.utilization)
         for plot in self.plots[1:]:
             plot.setXLink(self.throughput)
-        self.title_px = max(plain_length(p.titleLabel.text) for p in self.plots) * TITLE_PX_PER_CHAR + AXIS_W
         self.columns = 0
         self.reflow(2)
         c = controller
@@ -148,9 +139,13 @@ class ChartPanel(pg.GraphicsLayoutWidget):
     def plots_shown(self) -> list[pg.PlotItem]:
         return list(self.plots)
 
+    def title_px(self) -> float:
+        """The width a chart needs for its title (legend included) and left axis."""
+        return max(plot.titleLabel.item.boundingRect().width() for plot in self.plots) + AXIS_W + 16
+
     def resizeEvent(self, event) -> None:
-        if event is not None and hasattr(self, "title_px"):  # pyqtgraph calls it with None while building
-            self.reflow(2 if event.size().width() >= 2 * self.title_px else 1)
+        if event is not None and self.plots:  # pyqtgraph calls it with None while building
+            self.reflow(2 if event.size().width() >= 2 * self.title_px() else 1)
         super().resizeEvent(event)
 
     def _curve(self, plot: pg.PlotItem, key: str, label: str, dashed: bool = False) -> pg.PlotDataItem:
@@ -183,7 +178,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             self.utilization.setLabel("left", "%")
             self.utilization.setYRange(0, 100.5, padding=0)
         elif mode == "rows":
-            self.utilization.setTitle(legend_title("Utilization per node, 1 s means", (
+            self.utilization.setTitle(legend_title("Utilization, 5 s means", (
                 ("idle", "#3cb371"), ("busy", "#d32f2f"), ("restarting", "#f2a900"), ("failed", "#3a3f45"))),
                 size="8pt")
             self.utilization.setLabel("left", "")

@@ -102,13 +102,17 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             if unit == "%":
                 for plot in self.plots[r]:
                     plot.setYRange(0, 100.5, padding=0)
-        self.set_min_heights(title_px=20, axis_px=40)
+        self.set_min_heights(title_px=30, axis_px=40)
 
     def set_min_heights(self, title_px: int, axis_px: int) -> None:
         """Each plot area at least ``min_plot_px``: rows ask for it plus their title (and the bottom row its axis)."""
+        total = 0
         for r, row in enumerate(self.plots):
+            height = self.min_plot_px + title_px + (axis_px if r == len(self.plots) - 1 else 0)
+            total += height + 8
             for plot in row:
-                plot.setMinimumHeight(self.min_plot_px + title_px + (axis_px if r == len(self.plots) - 1 else 0))
+                plot.setMinimumHeight(height)
+        self.setMinimumHeight(total + 10)  # the view does not learn its items' minimum sizes by itself
 
     def plots_shown(self) -> list[pg.PlotItem]:
         return [plot for row in self.plots for plot in row if plot.isVisible()]
@@ -148,7 +152,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
 class ClusterSide(QWidget):
     """One column of the comparison: title, canvas, big figures and a fail/recover button."""
 
-    KEYS = ("served", "rejected", "p95", "availability", "lost_total", "cost")
+    KEYS = ("served", "rejected", "lost", "p95", "availability", "lost_total")  # the price is in the title
 
     def __init__(self, controller: SimController, parent: QWidget | None = None, dot_scale: DotScale | None = None,
                  keys: tuple[str, ...] = KEYS):

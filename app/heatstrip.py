@@ -1,8 +1,8 @@
 """Utilization per node over time, for clusters too big for one curve per node.
 
 Up to DISTRIBUTION_FROM nodes: a heat strip with one row per node in canvas order (top row =
-top box), labelled with node names, each cell the node's mean utilization over one BIN_S
-second (so per-step noise does not flicker), failed nodes dark grey and restarting ones amber,
+top box), labelled with node names, each cell the node's mean utilization over the last SMOOTH_S seconds
+(so per-step noise does not flicker), failed nodes dark grey and restarting ones amber,
 never "idle" green. Above that, rows would be thinner than a pixel: the chart shows instead the
 distribution over the nodes that are up, min / median / p90 / max, one curve each.
 
@@ -17,10 +17,12 @@ import warnings
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
+from PySide6.QtGui import QFont
 
 from sim_core.engine import DOWN, RESTARTING
 
 BIN_S = 1.0  # seconds per heat-strip column
+SMOOTH_S = 5.0  # each cell shows the mean over the last SMOOTH_S seconds (one-second means flicker)
 DISTRIBUTION_FROM = 51  # nodes: from here a distribution instead of rows
 FAILED_RGB = (58, 63, 69)  # the canvas's failed-box fill
 RESTARTING_RGB = (242, 169, 0)  # the canvas's restarting edge
@@ -48,6 +50,14 @@ def row_labels(names: list[str]) -> list[tuple[float, str]]:
     """Axis ticks (row centre, text): every name when few, else every k-th row's name."""
     every = max(1, int(np.ceil(len(names) / MAX_LABELS)))
     return [(k + 0.5, name) for k, name in enumerate(names) if k % every == 0]
+
+
+def smoothed(util: np.ndarray, bins: int) -> np.ndarray:
+    """The mean of each row and the ``bins - 1`` rows before it (fewer at the start), shape as ``util``."""
+    cum = np.cumsum(np.vstack((np.zeros((1, util.shape[1])), util)), axis=0)
+    k = np.arange(1, util.shape[0] + 1)
+    lo = np.maximum(k - bins, 0)
+    return (cum[k] - cum[lo]) / (k - lo)[:, None]
 
 
 class BinnedUtilization:
@@ -114,6 +124,10 @@ class UtilizationStrip:
         self.bins = BinnedUtilization(len(names))
         self.order = canvas_order(xy)
         axis = self.plot.getAxis("left")
+        axis.showLabel(mode != "rows")  # rows: the names need the room of the unit label
+        font = QFont()
+        font.setPixelSize(10)
+        axis.setTickFont(font if mode == "rows" else None)
         self.image.clear()
         for curve in self.stat_curves.values():
             curve.setData([], [])
@@ -132,7 +146,7 @@ class UtilizationStrip:
         if self.mode == "off" or b.t.size == 0:
             return
         if self.mode == "rows":
-            rgb = heat_rgb(b.util[:, self.order].T)  # (rows, columns, 3): row 0 = top box
+            rgb = heat_rgb(smoothed(b.util, round(SMOOTH_S / BIN_S))[:, self.order].T)  # (rows, cols, 3): row 0 = top
             state = b.state[:, self.order].T
             rgb[state == 1] = RESTARTING_RGB
             rgb[state == 2] = FAILED_RGB

@@ -31,6 +31,7 @@ def record_snapshots(controller) -> list:
 
 def run_until(view: CompareWindow, t_s: float) -> None:
     """Tick the comparison's clock (20x speed, 1 simulated second a tick) until both sides reach ``t_s``."""
+    view.clock.BUDGET_S = 10.0  # no step dropped however loaded the machine: t lands on whole seconds
     view.clock.set_speed(20.0)
     while view.horizontal.sim.t < t_s - 1e-9:
         view.clock.tick(0.05)
@@ -51,8 +52,7 @@ def check_readout(side, snaps: list) -> None:
         assert numbers[name] == pytest.approx(rate(snaps, name), abs=1e-9)
     assert numbers["lost_total"] == snap.lost_total
     assert numbers["availability"] == pytest.approx(snap.availability * 100.0)
-    assert numbers["cost"] == pytest.approx(snap.cost_per_hour)
-    assert numbers["nodes_up"] == f"{int((snap.state == UP).sum())}/{snap.state.size}"
+    assert f"${snap.cost_per_hour:.4f}/h" in side.title.text()  # the price is in the column's title
     if np.isnan(snap.latency_p95):
         assert np.isnan(numbers["p95"])
     else:

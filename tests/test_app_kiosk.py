@@ -15,6 +15,7 @@ from app.compare import LESSONS, lesson_pair
 from app.controller import SimController
 from app.kiosk import CAPTIONS, UNDO_LIMIT, KioskWindow
 from app.main import main
+from app.screen import TOUCH_TARGET_MM, px_per_mm
 from sim_core.engine import DOWN, UP, Simulation, Snapshot
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -120,7 +121,7 @@ def test_a_tap_fails_a_node_and_pauses_the_tour_until_idle(qtbot, kiosk):
 
 def test_a_lesson_button_shows_that_lesson_and_idle_returns_to_the_tour(qtbot, kiosk):
     button = kiosk.buttons.button(3)
-    assert button.height() >= 64  # a finger's width, and more
+    assert button.height() >= TOUCH_TARGET_MM * px_per_mm(kiosk.screen()) - 0.5  # a fingertip, at any density
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert kiosk.lesson_index == 3 and not kiosk.touring
     assert kiosk.title.text() == LESSONS[3][0]
