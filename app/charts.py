@@ -188,6 +188,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             self.utilization.setLabel("left", "%")
             self.utilization.setYRange(0, 100.5, padding=0)
         self.utilization.layout.setRowFixedHeight(0, 18)
+        self.setMinimumWidth(round(self.title_px()))  # narrower: the scroll area scrolls, a title is never cut
         if not self.ctrl.history.size:  # a new run: y ranges fit its own traffic again
             for plot in (self.throughput, self.latency, self.cost, self.queue):
                 plot.setYRange(0, 1, padding=0)

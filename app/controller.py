@@ -274,7 +274,7 @@ class SimController(QObject):
 
     def reset(self) -> None:
         """Back to t = 0 with the current scenario (edits kept)."""
-        self.sim.reset()
+        self.sim = Simulation(self.sim.scenario)  # Simulation.reset() now returns to the scenario as it began
         self.history.clear(len(self._ids))
         self.last = None
         self.sim_reset.emit()

@@ -99,7 +99,6 @@ class MainWindow(QMainWindow):
         charts.setWidget(self.charts)
         charts.setWidgetResizable(True)
         charts.setFrameShape(QScrollArea.Shape.NoFrame)
-        charts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.chart_scroll = charts
         split.addWidget(charts)
         split.setStretchFactor(0, 5)

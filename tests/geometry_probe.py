@@ -87,6 +87,11 @@ def main() -> int:
                 if global_rect(lab).intersects(global_rect(view)):
                     problems.append(f"{name}: readout label '{lab.text()}' overlaps a {type(view).__name__}")
         for chart in window.findChildren(QWidget, "charts"):
+            area = chart.parentWidget().parentWidget() if scrolled(chart) else None
+            if isinstance(area, QAbstractScrollArea) and chart.width() > area.viewport().width() + 1 \
+                    and not area.horizontalScrollBar().isVisible():
+                problems.append(f"{name}: the charts are cut on the right ({chart.width()} px in "
+                                f"{area.viewport().width()} px, no scroll bar)")
             for plot in chart.plots_shown():
                 box = plot.vb.sceneBoundingRect()
                 figures.setdefault(f"{name} chart heights", []).append(round(box.height()))
