@@ -12,8 +12,6 @@ controller emits.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
@@ -109,6 +107,7 @@ class UtilizationStrip:
         self.bins = BinnedUtilization(0)
         self.order = np.zeros(0, dtype=np.int64)
         self.mode = "off"  # "rows", "distribution" or "off"
+        self._drawn: tuple | None = None  # what the last draw showed
         self.set_mode("off")
 
     def set_mode(self, mode: str) -> None:
@@ -121,6 +120,7 @@ class UtilizationStrip:
     def rebuild(self, names: list[str], xy: np.ndarray, mode: str) -> None:
         """Start over for a cluster of these node ``names`` at canvas positions ``xy`` (n, 2)."""
         self.set_mode(mode)
+        self._drawn = None
         self.bins = BinnedUtilization(len(names))
         self.order = canvas_order(xy)
         axis = self.plot.getAxis("left")
@@ -142,9 +142,14 @@ class UtilizationStrip:
             self.bins.add(snap.t, snap.dt, snap.utilization, snap.state)
 
     def draw(self) -> None:
+        """Redraw from the bins; only when a bin was added since the last draw (once a simulated second)."""
         b = self.bins
         if self.mode == "off" or b.t.size == 0:
             return
+        drawn = (b.t.size, float(b.t[-1]), self.mode)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         if self.mode == "rows":
             rgb = heat_rgb(smoothed(b.util, round(SMOOTH_S / BIN_S))[:, self.order].T)  # (rows, cols, 3): row 0 = top
             state = b.state[:, self.order].T
@@ -153,11 +158,23 @@ class UtilizationStrip:
             self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
             self.image.setRect(QRectF(b.t[0] - BIN_S, 0, b.t.size * BIN_S, b.util.shape[1]))
             return
-        up = b.state == 0
-        util = np.where(up, b.util, np.nan) * 100.0
-        with np.errstate(all="ignore"), warnings.catch_warnings():  # a bin where every node is down
-            warnings.simplefilter("ignore", RuntimeWarning)
-            stats = {"min": np.nanmin(util, axis=1), "median": np.nanmedian(util, axis=1),
-                     "p90": np.nanpercentile(util, 90, axis=1), "max": np.nanmax(util, axis=1)}
+        stats = distribution(b.util * 100.0, b.state == 0)
         for name, curve in self.stat_curves.items():
             curve.setData(b.t, stats[name], connect="finite")
+
+
+def distribution(values: np.ndarray, up: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row of ``values`` (bins, nodes), over the columns where ``up``: min, median, p90, max
+    (linear interpolation between order statistics); NaN where no node is up. One sort, no Python loop."""
+    ordered = np.sort(np.where(up, values, np.inf), axis=1)
+    n = up.sum(axis=1)
+    out = {}
+    for name, q in (("min", 0.0), ("median", 0.5), ("p90", 0.9), ("max", 1.0)):
+        pos = q * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        a = np.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
+        b = np.take_along_axis(ordered, hi[:, None], axis=1)[:, 0]
+        with np.errstate(invalid="ignore"):
+            out[name] = np.where(n > 0, a + (b - a) * (pos - lo), np.nan)
+    return out

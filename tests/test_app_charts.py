@@ -129,3 +129,18 @@ def test_two_hundred_nodes_route_arrows_around_boxes(qtbot, qt_settings, tmp_pat
                 np.abs(pts[:, None, 1] - centres[None, :, 1]) < h / 2 - 1)
             assert not inside.any()
     assert DOWN != UP
+
+
+def test_the_distribution_is_numpys_percentiles_over_the_nodes_that_are_up():
+    from app.heatstrip import distribution
+
+    rng = np.random.default_rng(1)
+    values, up = rng.random((6, 50)), rng.random((6, 50)) < 0.8
+    up[2] = False  # every node down in one bin
+    stats = distribution(values, up)
+    for row in (0, 1, 3, 5):
+        shown = values[row][up[row]]
+        assert stats["min"][row] == shown.min() and stats["max"][row] == shown.max()
+        assert stats["median"][row] == pytest.approx(np.median(shown))
+        assert stats["p90"][row] == pytest.approx(np.percentile(shown, 90))
+    assert np.isnan(stats["median"][2])
