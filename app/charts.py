@@ -1,7 +1,8 @@
 """Live pyqtgraph charts and the large-type readout of the current figures.
 
-Both read the controller's ``History`` (filled once per engine step) when the controller
-emits ``stepped``: one ``setData`` per curve per tick, over the rolling window only.
+Both read the session's ``History`` (filled once per engine step) through the controller when
+it emits ``stepped``: one ``setData`` per curve per tick, over the rolling window only. The
+timeline's events are markers on the time axis; a movable time cursor scrubs the run.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from app.controller import SimController
 from app.heatstrip import DISTRIBUTION_FROM, STATS, UtilizationStrip
-from app.history import RATE_NAMES, History
-from sim_core.engine import DOWN
+from sim_core.metrics import RATE_NAMES, History, count_up
 
 WINDOW_S = 60.0  # simulated seconds shown
 PAGE_S = 5.0  # the shown window moves on by this much at a time
+MAX_MARKERS = 200  # timeline markers drawn (the newest)
+MARKER_LABELS = {"fail": "✕", "recover": "↺", "add": "+", "remove": "−", "resize": "⇕", "set_node": "✎",
+                 "set_rate": "req/s", "set_policy": "⇄", "set_workload": "req/s", "set_balancer": "⇄"}
 CURVES_UP_TO = 4  # more nodes than this: a heat strip (app.heatstrip) instead of one curve per node
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
@@ -62,6 +65,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.setObjectName("charts")
         self.min_plot_px = MIN_CHART_H - 50  # the plot area; the title and time axis take the rest
         self.markers: list[pg.InfiniteLine] = []
+        self._marked: tuple = ()
         rates = tuple((n, COLOURS[n]) for n in RATE_NAMES)
         self.throughput = self._plot(legend_title("Requests/s", rates), "req/s")
         self.latency = self._plot(legend_title("Latency, last 10 s", tuple((n, COLOURS[n]) for n in
@@ -81,19 +85,27 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.availability.setYRange(0, 100.5, padding=0)
         self.utilization.setYRange(0, 100.5, padding=0)
         self.node_curves: list[pg.PlotDataItem] = []
+        self.curve_ids: list[int] = []
         self.strip = UtilizationStrip(self.utilization)
         for plot in self.plots[1:]:
             plot.setXLink(self.throughput)
+        # the time cursor: drag it to scrub the run (to any moment it has passed through)
+        self.cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen("#1d2733", width=2),
+                                      hoverPen=pg.mkPen("#1e88e5", width=4))
+        self.cursor.setToolTip("Drag to move the run back to an earlier moment; play on to replay it")
+        self.cursor.setZValue(20)
+        self.cursor.sigPositionChangeFinished.connect(lambda line: self.ctrl.jump(float(line.value())))
+        self.throughput.addItem(self.cursor)
         self.columns = 0
         self.reflow(2)
         c = controller
         c.stepped.connect(self._on_stepped)
         c.scenario_replaced.connect(self.rebuild)
-        c.node_added.connect(lambda _i: self.rebuild())
-        c.node_removed.connect(lambda _i: self.rebuild())
+        c.node_added.connect(lambda _i: self.rebuild(keep=True))
+        c.node_removed.connect(lambda _i: self.rebuild(keep=True))
         c.node_changed.connect(lambda _i: self._relabel())
         c.sim_reset.connect(self.rebuild)
-        c.node_state_changed.connect(self._mark_state_change)
+        c.timeline_changed.connect(self._update_markers)
         self.rebuild()
 
     def _plot(self, title: str, unit: str) -> pg.PlotItem:
@@ -157,21 +169,26 @@ class ChartPanel(pg.GraphicsLayoutWidget):
     def _relabel(self) -> None:
         """Node names or positions changed: the heat strip's rows follow the canvas."""
         if self.strip.mode == "rows":
-            self.rebuild()
+            self.rebuild(keep=True)
 
-    def rebuild(self) -> None:
-        """Match the per-node chart to the cluster's size and redraw from the history."""
-        nodes = self.ctrl.scenario.nodes
+    def rebuild(self, keep: bool = False) -> None:
+        """Match the per-node chart to the cluster's size and redraw from the history (``keep``: a node was
+        added or removed, the heat strip keeps the past of the others)."""
+        ids = self.ctrl.node_ids
+        nodes = [self.ctrl.node(node_id) for node_id in ids]
         n = len(nodes)
         for curve in self.node_curves:
             self.utilization.removeItem(curve)
         self.node_curves = []
+        self.curve_ids = []
         mode = "off" if n <= CURVES_UP_TO else "rows" if n < DISTRIBUTION_FROM else "distribution"
-        self.strip.rebuild([node.name for node in nodes], np.array([(nd.x, nd.y) for nd in nodes]), mode)
+        self.strip.rebuild(ids, [node.name for node in nodes], np.array([(nd.x, nd.y) for nd in nodes]).reshape(n, 2),
+                           mode, keep)
         if mode == "off":
-            for k, node in enumerate(nodes):
+            for k, (node_id, node) in enumerate(zip(ids, nodes, strict=True)):
                 pen = pg.mkPen(pg.intColor(k, hues=max(n, 7), maxValue=200), width=1.5)
                 self.node_curves.append(self.utilization.plot([], [], pen=pen, name=node.name))
+                self.curve_ids.append(node_id)
             marks = tuple((node.name, pg.intColor(k, hues=max(n, 7), maxValue=200).name())
                           for k, node in enumerate(nodes))
             self.utilization.setTitle(legend_title("Utilization per node", marks), size="8pt")
@@ -192,28 +209,36 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         if not self.ctrl.history.size:  # a new run: y ranges fit its own traffic again
             for plot in (self.throughput, self.latency, self.cost, self.queue):
                 plot.setYRange(0, 1, padding=0)
-            for marker in self.markers:
-                self.throughput.removeItem(marker)
-            self.markers = []
+        self._update_markers()
         self.refresh()
 
     def _on_stepped(self, snaps: list) -> None:
         self.strip.add(snaps)
         self.refresh()
 
-    def _mark_state_change(self, node_id: int) -> None:
-        """A vertical line on the throughput chart where the user failed or recovered a node."""
-        failed = self.ctrl.node_state(node_id) == DOWN
-        name = self.ctrl.node(node_id).name
-        line = pg.InfiniteLine(self.ctrl.sim.t, angle=90, movable=False,
-                               pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1.5,
-                                            style=Qt.PenStyle.DashLine),
-                               label=("✕ " if failed else "↺ ") + name,
-                               labelOpts={"position": 0.5, "color": "#1d2733", "fill": (255, 255, 255, 220)})
-        self.throughput.addItem(line)
-        self.markers.append(line)
-        while len(self.markers) > 20:
-            self.throughput.removeItem(self.markers.pop(0))
+    def _update_markers(self) -> None:
+        """A vertical line on the throughput chart at each event of the timeline (scenario events dashed,
+        the user's actions solid), labelled and with a tooltip."""
+        timeline = self.ctrl.timeline
+        key = tuple((id(e), e.at_s) for e, _o in timeline)
+        if key == self._marked:
+            return
+        self._marked = key
+        for marker in self.markers:
+            self.throughput.removeItem(marker)
+        self.markers = []
+        for event, origin in timeline[-MAX_MARKERS:]:
+            bad = event.action in ("fail", "remove")
+            colour = "#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775"
+            line = pg.InfiniteLine(event.at_s, angle=90, movable=False,
+                                   pen=pg.mkPen(colour, width=1.5,
+                                                style=Qt.PenStyle.DashLine if origin == "scenario" else
+                                                Qt.PenStyle.SolidLine),
+                                   label=MARKER_LABELS.get(event.action, "•") + " " + (event.target or ""),
+                                   labelOpts={"position": 0.93, "color": colour, "fill": (255, 255, 255, 220)})
+            line.setToolTip(("Scenario event " if origin == "scenario" else "Your action ") + event.describe())
+            self.throughput.addItem(line)
+            self.markers.append(line)
 
     def refresh(self) -> None:
         """Redraw every curve from the history: the last ``window_s`` simulated seconds."""
@@ -223,6 +248,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             for curve in [*self.curves.values(), *self.node_curves]:
                 curve.setData([], [])
             self.throughput.setXRange(0, self.window_s, padding=0)
+            self.cursor.setValue(0.0)
+            self.strip.draw()
             return
         k = window_start(t_all, self.window_s + PAGE_S)
         t = t_all[k:]
@@ -240,14 +267,18 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         cost = h.column("cost_per_hour")[k:]
         self.curves["cost"].setData(t, cost)
         _headroom(self.cost, cost)
-        if self.node_curves and h.n_nodes == len(self.node_curves):
+        if self.node_curves:
             util = h.smoothed_utilization(k)
-            for j, curve in enumerate(self.node_curves):
-                curve.setData(t, util[:, j] * 100.0)
+            for node_id, curve in zip(self.curve_ids, self.node_curves, strict=True):
+                column = h.node_ids.index(node_id) if node_id in h.node_ids else None
+                curve.setData(t, util[:, column] * 100.0 if column is not None else np.full(t.size, np.nan),
+                              connect="finite")
         self.strip.draw()
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
         if self.throughput.viewRange()[0][1] != right:
             self.throughput.setXRange(right - self.window_s, right, padding=0)
+        if not self.cursor.moving and self.cursor.value() != t[-1]:
+            self.cursor.setValue(float(t[-1]))
 
 
 def _headroom(plot: pg.PlotItem, *series: np.ndarray, floor: float = 1e-3) -> None:
@@ -348,8 +379,8 @@ class Readout(QWidget):
 
     def refresh(self) -> None:
         snap = self.ctrl.last
-        states = self.ctrl.sim.node_state
-        figures: dict[str, float | str] = {"nodes_up": f"{int((states == 0).sum())}/{states.size}"}
+        states = self.ctrl.node_states()
+        figures: dict[str, float | str] = {"nodes_up": f"{count_up(states)}/{states.size}"}
         if snap is None:
             figures.update({key: math.nan for key, _c, _u in READOUT if key != "nodes_up"})
         else:
@@ -365,4 +396,5 @@ class Readout(QWidget):
             text = format_figure(key, value)
             if self.labels[key].text() != text:
                 self.labels[key].setText(text)
-        self.time_label.setText(f"t = {self.ctrl.sim.t:.1f} s")
+        self.time_label.setText(f"t = {self.ctrl.t:.1f} s" + (
+            f" (replaying; run reached {self.ctrl.head_t:.1f} s)" if self.ctrl.t < self.ctrl.head_t else ""))

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 from app.canvas import ClusterScene, ClusterView, DotScale
 from app.charts import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
-from app.history import RATE_NAMES
 from app.screen import available, place
 from sim_core.engine import DOWN
+from sim_core.metrics import RATE_NAMES
 from sim_core.scenario import Event, Scenario, resolve
 
 LESSONS = (  # title, vertical built-in, horizontal built-in

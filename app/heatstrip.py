@@ -22,7 +22,8 @@ from sim_core.engine import DOWN, RESTARTING
 BIN_S = 1.0  # seconds per heat-strip column
 SMOOTH_S = 5.0  # each cell shows the mean over the last SMOOTH_S seconds (one-second means flicker)
 DISTRIBUTION_FROM = 51  # nodes: from here a distribution instead of rows
-FAILED_RGB = (58, 63, 69)  # the canvas's failed-box fill
+FAILED_RGB = (58, 63, 69)
+NO_DATA_RGB = (236, 239, 242)  # the canvas's failed-box fill
 RESTARTING_RGB = (242, 169, 0)  # the canvas's restarting edge
 STATS = (("max", "#d32f2f"), ("p90", "#ef8a17"), ("median", "#2e9d4f"), ("min", "#1e88e5"))
 MAX_LABELS = 14  # row labels on the axis at most
@@ -34,7 +35,9 @@ def heat_rgb(util: np.ndarray) -> np.ndarray:
     green, yellow, red = np.array([60, 179, 113.0]), np.array([242, 208, 36.0]), np.array([211, 47, 47.0])
     low = green + (yellow - green) * np.minimum(u * 2, 1)
     high = yellow + (red - yellow) * np.maximum(u * 2 - 1, 0)
-    return np.where(u <= 0.5, low, high).astype(np.uint8)
+    rgb = np.where(u <= 0.5, low, high)
+    rgb[np.isnan(util)] = NO_DATA_RGB  # before a node existed: neither idle nor busy
+    return rgb.astype(np.uint8)
 
 
 def canvas_order(xy: np.ndarray) -> np.ndarray:
@@ -75,6 +78,23 @@ class BinnedUtilization:
     def n_nodes(self) -> int:
         return self.util.shape[1]
 
+    def remap(self, old_ids: list[int], new_ids: list[int]) -> BinnedUtilization:
+        """The same bins for the nodes ``new_ids``: a node kept keeps its past, a new one has none (NaN)."""
+        out = BinnedUtilization(len(new_ids), self.capacity)
+        where = {node_id: k for k, node_id in enumerate(old_ids)}
+        keep = [(j, where[i]) for j, i in enumerate(new_ids) if i in where]
+        out.t = self.t.copy()
+        out.util = np.full((self.t.size, len(new_ids)), np.nan)
+        out.state = np.zeros((self.t.size, len(new_ids)), dtype=np.int8)
+        if keep:
+            new, old = (np.array(k) for k in zip(*keep, strict=True))
+            out.util[:, new] = self.util[:, old]
+            out.state[:, new] = self.state[:, old]
+            out._busy[new] = self._busy[old]
+            out._worst[new] = self._worst[old]
+        out._span, out._bin_end = self._span, self._bin_end
+        return out
+
     def add(self, t: float, dt: float, utilization: np.ndarray, state: np.ndarray) -> None:
         """One engine step ending at ``t`` of length ``dt`` (s)."""
         if utilization.size != self.n_nodes:
@@ -105,6 +125,7 @@ class UtilizationStrip:
         self.stat_curves = {name: plot.plot([], [], pen=pg.mkPen(colour, width=1.6), name=name)
                             for name, colour in STATS}
         self.bins = BinnedUtilization(0)
+        self.ids: list[int] = []
         self.order = np.zeros(0, dtype=np.int64)
         self.mode = "off"  # "rows", "distribution" or "off"
         self._drawn: tuple | None = None  # what the last draw showed
@@ -117,11 +138,14 @@ class UtilizationStrip:
             curve.setVisible(mode == "distribution")
         self.plot.invertY(mode == "rows")
 
-    def rebuild(self, names: list[str], xy: np.ndarray, mode: str) -> None:
-        """Start over for a cluster of these node ``names`` at canvas positions ``xy`` (n, 2)."""
+    def rebuild(self, ids: list[int], names: list[str], xy: np.ndarray, mode: str, keep: bool = False) -> None:
+        """Show the nodes ``ids`` (named ``names``, at canvas positions ``xy`` (n, 2)); ``keep`` keeps the
+        bins of the nodes that stay (a node added or removed), else it starts over."""
+        kept = keep and mode == self.mode
         self.set_mode(mode)
         self._drawn = None
-        self.bins = BinnedUtilization(len(names))
+        self.bins = self.bins.remap(self.ids, ids) if kept else BinnedUtilization(len(names))
+        self.ids = list(ids)
         self.order = canvas_order(xy)
         axis = self.plot.getAxis("left")
         axis.showLabel(mode != "rows")  # rows: the names need the room of the unit label

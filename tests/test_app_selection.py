@@ -92,6 +92,6 @@ def test_after_add_node_while_paused_the_figures_follow_the_engine(window):
     new_id = window.scene.selected_ids()[0]
     assert window.ctrl.node_state(new_id) == RESTARTING
     assert window.scene.items_by_id[new_id].state == RESTARTING
-    up = int((window.ctrl.sim.node_state == UP).sum())
+    up = int((window.ctrl.node_states() == UP).sum())
     assert window.readout.labels["nodes_up"].text() == f"{up}/8"
     assert up == 7
