@@ -102,7 +102,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             if unit == "%":
                 for plot in self.plots[r]:
                     plot.setYRange(0, 100.5, padding=0)
-        self.set_min_heights(title_px=30, axis_px=40)
+        self.set_min_heights(title_px=34, axis_px=40)
 
     def set_min_heights(self, title_px: int, axis_px: int) -> None:
         """Each plot area at least ``min_plot_px``: rows ask for it plus their title (and the bottom row its axis)."""
