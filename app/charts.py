@@ -66,6 +66,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.min_plot_px = MIN_CHART_H - 50  # the plot area; the title and time axis take the rest
         self.markers: list[pg.InfiniteLine] = []
         self._marked: tuple = ()
+        self._marker_by_key: dict[tuple, pg.InfiniteLine] = {}
         rates = tuple((n, COLOURS[n]) for n in RATE_NAMES)
         self.throughput = self._plot(legend_title("Requests/s", rates), "req/s")
         self.latency = self._plot(legend_title("Latency, last 10 s", tuple((n, COLOURS[n]) for n in
@@ -218,27 +219,35 @@ class ChartPanel(pg.GraphicsLayoutWidget):
 
     def _update_markers(self) -> None:
         """A vertical line on the throughput chart at each event of the timeline (scenario events dashed,
-        the user's actions solid), labelled and with a tooltip."""
-        timeline = self.ctrl.timeline
-        key = tuple((id(e), e.at_s) for e, _o in timeline)
+        the user's actions solid), labelled and with a tooltip. Lines of events already marked are kept:
+        making one costs milliseconds, and a long session has hundreds."""
+        shown = self.ctrl.timeline[-MAX_MARKERS:]
+        key = tuple((id(e), e.at_s, e.action, e.target, o) for e, o in shown)
         if key == self._marked:
             return
         self._marked = key
-        for marker in self.markers:
-            self.throughput.removeItem(marker)
+        old = dict(self._marker_by_key)
+        self._marker_by_key = {}
         self.markers = []
-        for event, origin in timeline[-MAX_MARKERS:]:
-            bad = event.action in ("fail", "remove")
-            colour = "#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775"
-            line = pg.InfiniteLine(event.at_s, angle=90, movable=False,
-                                   pen=pg.mkPen(colour, width=1.5,
-                                                style=Qt.PenStyle.DashLine if origin == "scenario" else
-                                                Qt.PenStyle.SolidLine),
-                                   label=MARKER_LABELS.get(event.action, "•") + " " + (event.target or ""),
-                                   labelOpts={"position": 0.93, "color": colour, "fill": (255, 255, 255, 220)})
-            line.setToolTip(("Scenario event " if origin == "scenario" else "Your action ") + event.describe())
-            self.throughput.addItem(line)
+        for (event, origin), k in zip(shown, key, strict=True):
+            line = old.pop(k, None) or self._marker(event, origin)
+            self._marker_by_key[k] = line
             self.markers.append(line)
+        for line in old.values():
+            self.throughput.removeItem(line)
+
+    def _marker(self, event, origin: str) -> pg.InfiniteLine:
+        bad = event.action in ("fail", "remove")
+        colour = "#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775"
+        line = pg.InfiniteLine(event.at_s, angle=90, movable=False,
+                               pen=pg.mkPen(colour, width=1.5,
+                                            style=Qt.PenStyle.DashLine if origin == "scenario" else
+                                            Qt.PenStyle.SolidLine),
+                               label=MARKER_LABELS.get(event.action, "•") + " " + (event.target or ""),
+                               labelOpts={"position": 0.93, "color": colour, "fill": (255, 255, 255, 220)})
+        line.setToolTip(("Scenario event " if origin == "scenario" else "Your action ") + event.describe())
+        self.throughput.addItem(line)
+        return line
 
     def refresh(self) -> None:
         """Redraw every curve from the history: the last ``window_s`` simulated seconds."""

@@ -142,7 +142,9 @@ def actions(win, app, rng):
         "chaos mode": (2, trigger(win.act_chaos)), "inspector": (1, trigger(win.act_inspector)),
         "watch": (1, lambda: win.watch.toggle.click()), "play": (2, trigger(win.act_play)),
         "step": (2, trigger(win.act_step)), "reset": (1, trigger(win.act_reset)), "fit": (1, trigger(win.act_fit)),
-        "open": (2, open_builtin), "new": (1, trigger(win.act_new)), "resize": (1, resize), "compare": (0.5, compare),
+        "back 10 s": (1, trigger(win.act_back_10)), "back 1 s": (1, trigger(win.act_back)),
+        "newest": (1, trigger(win.act_newest)), "open": (2, open_builtin), "new": (1, trigger(win.act_new)),
+        "resize": (1, resize), "compare": (0.5, compare),
     }
 
 

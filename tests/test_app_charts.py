@@ -144,3 +144,24 @@ def test_the_distribution_is_numpys_percentiles_over_the_nodes_that_are_up():
         assert stats["median"][row] == pytest.approx(np.median(shown))
         assert stats["p90"][row] == pytest.approx(np.percentile(shown, 90))
     assert np.isnan(stats["median"][2])
+
+
+def test_a_scripted_failure_gets_a_marker_with_a_tooltip_clear_of_the_legend(window):
+    window.open_builtin("gain-fault-tolerance")
+    window.ctrl.advance(31.0, 620)
+    marks = [m for m in window.charts.markers if m.value() == pytest.approx(30.0)]
+    assert marks and "node-4" in marks[0].toolTip()
+    assert window.charts.throughput.legend is None  # the legend is in the title, not over the markers
+
+
+def test_markers_already_drawn_are_kept_when_the_timeline_grows(window):
+    node_id = window.ctrl.id_by_name("node-2")
+    for _ in range(3):
+        window.ctrl.advance(1.0, 20)
+        window.ctrl.toggle_node(node_id)
+    before = list(window.charts.markers)
+    assert len(before) == 3
+    window.ctrl.advance(1.0, 20)
+    window.ctrl.toggle_node(node_id)
+    assert window.charts.markers[:3] == before and len(window.charts.markers) == 4  # one line made, none remade
+    assert "node-2" in window.charts.markers[-1].toolTip()

@@ -130,3 +130,18 @@ def test_each_lesson_pairs_existing_scenarios():
         assert [e.at_s for e in vertical.events] == [e.at_s for e in horizontal.events]
         assert vertical.workload == horizontal.workload
         assert vertical.seed == horizontal.seed
+
+
+def test_one_dot_scale_legends_outside_and_seconds_on_the_time_axes(compare):
+    compare.lesson.setCurrentIndex(0)  # 50 req/s on one server against seven
+    run_until(compare, 10.0)
+    scales = [side.scene.flow.per_dot for side in compare.sides]
+    assert scales[0] == scales[1] > 1  # the same traffic, drawn with the same dots
+    assert all(f"each dot = {scales[0]} requests" in side.scene.source.lines[1] for side in compare.sides)
+    for row in compare.charts.plots:
+        for plot in row:
+            assert plot.legend is None
+            axis = plot.getAxis("bottom")
+            if axis.isVisible():
+                assert axis.labelUnits == "s" and not axis.autoSIPrefix  # never "ms" on one side
+    assert "offered" in compare.charts.plots[0][0].titleLabel.text

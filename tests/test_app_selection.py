@@ -95,3 +95,14 @@ def test_after_add_node_while_paused_the_figures_follow_the_engine(window):
     up = int((window.ctrl.node_states() == UP).sum())
     assert window.readout.labels["nodes_up"].text() == f"{up}/8"
     assert up == 7
+
+
+def test_undoing_a_delete_puts_the_node_back_in_its_place(window):
+    original = [n.name for n in window.ctrl.document().nodes]
+    window.scene.select_only(window.ctrl.id_by_name("node-2"))
+    window.act_delete.trigger()
+    window.act_undo.trigger()
+    assert [n.name for n in window.ctrl.document().nodes] == original  # what Save writes
+    strip = window.charts.strip
+    rows = [window.ctrl.node(strip.ids[i]).name for i in strip.order]
+    assert rows == original  # the heat strip's rows follow the canvas, node-2 second again
