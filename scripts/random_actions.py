@@ -158,7 +158,7 @@ def close_dialogs(app: QApplication) -> int:
     return closed
 
 
-def run(win, app: QApplication, n_actions: int, seed: int, paint_every: int = 10) -> Report:
+def run(win, app: QApplication, n_actions: int, seed: int, paint_every: int = 10, progress: bool = False) -> Report:
     """Do ``n_actions`` random actions on ``win``; exceptions in Qt slots are caught through sys.excepthook.
 
     The window repaints after every ``paint_every``-th action (painting all of it after each one
@@ -189,6 +189,9 @@ def run(win, app: QApplication, n_actions: int, seed: int, paint_every: int = 10
             report.frames.append((time.perf_counter() - start, name))
             report.counts[name] += 1
             report.counts["dialogs closed"] += close_dialogs(app)
+            if progress and (k + 1) % 1000 == 0:
+                print(f"  {k + 1} actions: {len(report.exceptions)} exceptions, slowest "
+                      f"{report.slowest(1)[0][0] * 1e3:.0f} ms ({report.slowest(1)[0][1]})", flush=True)
     finally:
         win.setUpdatesEnabled(True)
         sys.excepthook = previous
@@ -224,7 +227,7 @@ def main() -> int:
     win = make_window(Path(tempfile.mkdtemp()))
     QWidget.setFocus(win.view)
     start = time.perf_counter()
-    report = run(win, app, args.actions, args.seed, args.paint_every)
+    report = run(win, app, args.actions, args.seed, args.paint_every, progress=True)
     print(f"{args.actions} random actions (seed {args.seed}) in {time.perf_counter() - start:.0f} s")
     print("  " + ", ".join(f"{name} {count}" for name, count in report.counts.most_common()))
     print(f"  exceptions: {len(report.exceptions)}")

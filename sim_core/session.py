@@ -382,10 +382,21 @@ class Session:
         return self._name_ids[node.name]
 
     def remove_node(self, node_id: int) -> int:
-        """Remove a node from the document and the run; returns its index in the document (-1: none)."""
-        name = self.sim.scenario.nodes[self.index_of(node_id)].name
+        """Remove a node from the document and the run; returns its index in the document (-1: none).
+
+        Scrubbed back to before the node was added (undo of an add, say), it is not in the run at this
+        moment: the run branches here, without it, and the node leaves the document.
+        """
+        if node_id in self._ids:
+            name = self.sim.scenario.nodes[self.index_of(node_id)].name
+        else:
+            name = next(n for n, i in self._name_ids.items() if i == node_id)
         index = next((k for k, n in enumerate(self.document.nodes) if n.name == name), -1)
-        self.act("remove", node=name)
+        if node_id in self._ids:
+            self.act("remove", node=name)
+        elif self.replaying:
+            self.branch()
+            self.signals.timeline_changed.emit()
         if index >= 0:
             nodes = [n for n in self.document.nodes if n.name != name]
             self.document = self.document.model_copy(update={"nodes": nodes})

@@ -106,3 +106,17 @@ def test_undoing_a_delete_puts_the_node_back_in_its_place(window):
     strip = window.charts.strip
     rows = [window.ctrl.node(strip.ids[i]).name for i in strip.order]
     assert rows == original  # the heat strip's rows follow the canvas, node-2 second again
+
+
+def test_undoing_an_add_after_scrubbing_back_before_it_raises_nothing(window):
+    window.ctrl.advance(5.0, 100)
+    window.act_add.trigger()
+    new_id = window.scene.selected_ids()[0]
+    name = window.ctrl.node(new_id).name
+    window.ctrl.advance(0.5, 10)
+    window.ctrl.jump(4.0)  # back to before the node existed
+    window.act_undo.trigger()  # an exception inside QUndoCommand.undo crashes PySide 6.11 outright
+    assert name not in [n.name for n in window.ctrl.document().nodes]
+    assert new_id not in window.ctrl.node_ids
+    window.ctrl.advance(1.0, 20)  # the run goes on from 4 s without it
+    assert window.ctrl.t == pytest.approx(5.0)
