@@ -21,8 +21,18 @@ WINDOW_S = 60.0  # simulated seconds shown
 PAGE_S = 5.0  # the shown window moves on by this much at a time
 MAX_HEAT_COLUMNS = 240
 MAX_MARKERS = 200  # timeline markers drawn (the newest)
-MARKER_LABELS = {"fail": "✕", "recover": "↺", "add": "+", "remove": "−", "resize": "⇕", "set_node": "✎",
-                 "set_rate": "req/s", "set_policy": "⇄", "set_workload": "req/s", "set_balancer": "⇄"}
+MARKER_SIGNS = {"fail": "✕", "recover": "↺", "add": "+", "remove": "−", "resize": "⇕", "set_node": "✎"}
+
+
+def marker_label(event) -> str:
+    """The short text on an event's marker: ``✕ node-3``, ``80 req/s``, ``least connections``."""
+    if event.action == "set_rate":
+        return f"{event.rate:g} req/s"
+    if event.action == "set_policy":
+        return event.policy.replace("_", " ")
+    if event.action in ("set_workload", "set_balancer"):
+        return "traffic" if event.action == "set_workload" else "balancer"
+    return f"{MARKER_SIGNS[event.action]} {event.target}"
 CURVES_UP_TO = 4  # more nodes than this: a heat strip (one row per node) instead of curves
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
@@ -57,6 +67,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.markers: list[pg.InfiniteLine] = []
         self._marked: tuple = ()
+        self._next_marker_t = np.inf
         self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=2)
         self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
         self.utilization = self._plot(1, 0, "Utilization per node", "%")
@@ -142,25 +153,33 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.refresh()
 
     def _update_markers(self) -> None:
-        """A vertical line on the throughput chart at each event of the timeline, with a tooltip."""
-        timeline = self.ctrl.timeline
-        key = tuple((id(e), e.at_s) for e, _o in timeline)
+        """A vertical line on the throughput chart at each event of the timeline, with a tooltip.
+
+        Solid: the user's actions; dashed: the scenario's events; pale: events still ahead (when
+        the run is scrubbed back). Labels step down in turn so that neighbours do not overlap.
+        """
+        timeline = self.ctrl.timeline[-MAX_MARKERS:]
+        now = self.ctrl.t
+        key = tuple((id(e), e.at_s <= now) for e, _o in timeline)
         if key == self._marked:
             return
         self._marked = key
         for marker in self.markers:
             self.throughput.removeItem(marker)
         self.markers = []
-        for event, origin in timeline[-MAX_MARKERS:]:
+        ahead = [e.at_s for e, _o in timeline if e.at_s > now]
+        self._next_marker_t = min(ahead, default=np.inf)
+        for k, (event, origin) in enumerate(timeline):
             bad = event.action in ("fail", "remove")
-            colour = "#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775"
-            line = pg.InfiniteLine(event.at_s, angle=90, movable=False,
-                                   pen=pg.mkPen(colour, width=1.5,
-                                                style=Qt.PenStyle.DashLine if origin == "scenario" else
-                                                Qt.PenStyle.SolidLine),
-                                   label=MARKER_LABELS.get(event.action, "•") + " " + (event.target or ""),
-                                   labelOpts={"position": 0.93, "color": colour, "fill": (255, 255, 255, 220)})
-            line.setToolTip(("Scenario event " if origin == "scenario" else "Your action ") + event.describe())
+            colour = pg.mkColor("#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775")
+            if event.at_s > now:
+                colour.setAlpha(90)
+            style = Qt.PenStyle.DashLine if origin == "scenario" else Qt.PenStyle.SolidLine
+            line = pg.InfiniteLine(event.at_s, angle=90, movable=False, pen=pg.mkPen(colour, width=1.5, style=style),
+                                   label=marker_label(event),
+                                   labelOpts={"position": 0.9 - 0.2 * (k % 3), "color": colour,
+                                              "fill": (255, 255, 255, 220), "anchors": [(0, 0.5), (0, 0.5)]})
+            line.setToolTip(("Scenario event at " if origin == "scenario" else "Your action at ") + event.describe())
             self.throughput.addItem(line)
             self.markers.append(line)
 
@@ -204,6 +223,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
         if self.throughput.viewRange()[0][1] != right:
             self.throughput.setXRange(right - self.window_s, right, padding=0)
+        if self.ctrl.t >= self._next_marker_t:  # replaying past an event: draw it as done
+            self._update_markers()
         if not self.cursor.moving and self.cursor.value() != t[-1]:
             self.cursor.setValue(float(t[-1]))
 
