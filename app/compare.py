@@ -34,6 +34,7 @@ LESSONS = (  # title, vertical built-in, horizontal built-in
     ("Gain 2, concurrency: a burst of 50 requests at 30 s", "gain-concurrency-vertical", "gain-concurrency"),
     ("Gain 3, fault tolerance: a server fails at 30 s", "vertical-4cpu", "gain-fault-tolerance"),
 )
+COMPARE_HISTORY = 4096  # engine steps kept per side: 200 s at 1x, more than the charts' 65 s
 ROWS = (  # title, unit, curves: (history key, label)
     ("Requests/s (1 s average)", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
                                            ("lost", "lost"))),
@@ -173,8 +174,9 @@ class Comparison(QWidget):
     def __init__(self, parent: QWidget | None = None, flags: Qt.WindowType = Qt.WindowType.Widget):
         super().__init__(parent, flags)
         vertical, horizontal = lesson_pair(*LESSONS[0][1:])
-        self.vertical = SimController(vertical, parent=self)
-        self.horizontal = SimController(horizontal, parent=self)
+        # the comparison's charts show the last minute and it is never scrubbed: a short history will do
+        self.vertical = SimController(vertical, parent=self, history_capacity=COMPARE_HISTORY)
+        self.horizontal = SimController(horizontal, parent=self, history_capacity=COMPARE_HISTORY)
         self.clock = SimClock([self.vertical, self.horizontal], self)
         self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
         self.charts = CompareCharts([self.vertical, self.horizontal])

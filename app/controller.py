@@ -60,10 +60,12 @@ class SimController(QObject):
     timeline_changed = Signal()  # an action was recorded, or a branch dropped or restored
     path_changed = Signal()
 
-    def __init__(self, scenario: Scenario, path: Path | None = None, parent: QObject | None = None):
+    def __init__(self, scenario: Scenario, path: Path | None = None, parent: QObject | None = None,
+                 history_capacity: int = 16384):
+        """``history_capacity``: engine steps the charts keep (16384: a 13-minute run at 1x)."""
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.session = Session(spread_if_overlapping(scenario))
+        self.session = Session(spread_if_overlapping(scenario), history_capacity=history_capacity)
         self.path = path
         sig = self.session.signals
         sig.document_replaced.connect(self.scenario_replaced.emit)

@@ -75,9 +75,9 @@ class _Signals:
 class Session:
     """One document and its run. Node ids are ints, stable for the session's life (one per node name)."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None):
+    def __init__(self, scenario: Scenario, seed: int | None = None, history_capacity: int = 16384):
         self.signals = _Signals()
-        self.history = metrics.History()
+        self.history = metrics.History(history_capacity)
         self.seed_override = seed
         self._name_ids: dict[str, int] = {}
         self.load(scenario)
