@@ -1,28 +1,37 @@
 """A Simulation whose scenario's autoscaler acts on it while it runs, and nodes that drain.
 
-``ScalingSimulation`` is a ``Simulation`` (same ``step``/``run``/edits) that, at the start of
-each step, removes the draining nodes that hold no request any more and, every
-``autoscaler.period_s`` seconds, measures the last period and carries out the decision of
-``sim_core.autoscale``: adding copies of the template (they boot for ``restart_s``, then pass a
-health check before they get traffic), draining nodes to remove them, or resizing a node to the
-next ladder rung. Every decision that changes something is kept in ``decisions`` with its time,
-reason and actions, for the timeline.
+``ScalingSimulation`` is a ``Simulation`` (same ``step``/``step_to``/``act``/checkpoints) that,
+at the start of each step, removes the draining nodes that hold no request any more and, once
+``autoscaler.period_s`` seconds have passed since its last evaluation, measures that period and
+carries out the decision of ``sim_core.autoscale``: adding copies of the template (they boot for
+``restart_s``, then pass a health check before they get traffic), draining nodes to remove them,
+or resizing a node to the next ladder rung (a restart). Each decision that changes something is
+kept in ``decisions`` (a ``ScaleRecord``: time, reason, actions) and as timeline Events with
+their reason in ``scaling_events``.
 
-Timing: evaluations and removals happen at step boundaries, so with steps that divide
-``period_s`` the controller runs exactly every period; a drained node leaves at the first step
-boundary after its last request departs (it is still paid for until then).
+The decisions are derived from the run, not inputs to it: the timeline a session saves holds
+the scenario's and the user's events, and the autoscaler section makes the same decisions
+again on replay. Checkpoints carry the controller's state, so a restored run decides the same.
+
+Timing: whatever steps the caller takes, each step is cut at the instants the controller acts:
+every ``period_s`` seconds from the last evaluation, and when a draining node's last request
+departs (it is paid for until then and removed at that instant).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from sim_core.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
-from sim_core.engine import DOWN, UP, Simulation, Snapshot, drain_node, drained_at
-from sim_core.scenario import Node, Scenario
+from sim_core.engine import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
+from sim_core.scenario import Event, Node, Scenario
+
+MAX_NAME = 40  # Node.name's limit
 
 
 @dataclass(frozen=True)
@@ -44,40 +53,90 @@ class ScaleRecord:
     actions: tuple[ScaleAction, ...]
     decision: Decision | None = None  # the horizontal decision (None for a vertical resize)
 
+    def events(self) -> list[Event]:
+        """The decision as timeline Events with its reason (a drain shows as ``remove``: drained first)."""
+        out = []
+        for action in self.actions:
+            if action.kind == "add":
+                out.append(Event(at_s=self.t, action="add", spec=action.spec, reason=self.reason))
+            elif action.kind == "drain":
+                out.append(Event(at_s=self.t, action="remove", node=action.node,
+                                 reason=f"{self.reason}; drains first"))
+            else:
+                out.append(Event(at_s=self.t, action="set_node", node=action.node, spec=action.spec,
+                                 reason=self.reason))
+        return out
+
 
 @dataclass
-class _Period:
-    """What was measured since the last evaluation: busy core-seconds per node name, latencies (s)."""
+class _Controller:
+    """The autoscaler's state: memory, the period being measured and the nodes draining.
 
+    ``busy`` core-seconds and ``ready_s`` (seconds in rotation) per node name since ``start`` (s),
+    ``latencies`` (s) of the requests completed since then.
+    """
+
+    memory: HpaMemory = field(default_factory=HpaMemory)
+    start: float = 0.0
     busy: dict[str, float] = field(default_factory=dict)
     ready_s: dict[str, float] = field(default_factory=dict)
     latencies: list[np.ndarray] = field(default_factory=list)
+    serial: int = 0
+    draining: set[str] = field(default_factory=set)
+    decisions: list[ScaleRecord] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScalingCheckpoint(Checkpoint):
+    """A Checkpoint with the autoscaler's state."""
+
+    controller: _Controller | None = None
 
 
 class ScalingSimulation(Simulation):
     """A Simulation that runs its scenario's autoscaler (if any) and drains nodes before removing them.
 
-    ``decisions`` lists the ScaleRecords so far; ``draining`` the names of the nodes draining.
+    ``decisions`` lists the ScaleRecords so far; ``draining`` the names of the nodes draining;
+    ``observers`` are called with each step's Snapshot (a challenge's Judge, for one).
     """
 
     def __init__(self, scenario: Scenario, **kwargs):
-        self._initial_nodes = list(scenario.nodes)
+        self.observers: list[Callable[[Snapshot], None]] = []
         super().__init__(scenario, **kwargs)
 
     def reset(self) -> None:
-        """Back to t = 0 with the nodes the run started with (the autoscaler's changes undone)."""
-        if hasattr(self, "_touched") and self._touched:
-            self._scenario = self._scenario.model_copy(update={"nodes": self._initial_nodes})
         super().reset()
-        self._touched = False
         self.autoscaler = self._scenario.autoscaler
-        self._memory = HpaMemory()
-        self._period = _Period()
-        self._next_eval = self.autoscaler.period_s if self.autoscaler else math.inf
-        self._serial = 0
-        self.draining: set[str] = set()
-        self.decisions: list[ScaleRecord] = []
-        self.observations: list[Observation] = []
+        self._ctl = _Controller()
+
+    @property
+    def decisions(self) -> list[ScaleRecord]:
+        return self._ctl.decisions
+
+    @property
+    def observations(self) -> list[Observation]:
+        """What each horizontal evaluation saw, in order."""
+        return self._ctl.observations
+
+    @property
+    def draining(self) -> set[str]:
+        return self._ctl.draining
+
+    @property
+    def scaling_events(self) -> list[Event]:
+        """Every decision as timeline Events with its reason, in time order."""
+        return [event for record in self._ctl.decisions for event in record.events()]
+
+    # checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self) -> ScalingCheckpoint:
+        cp = super().checkpoint()
+        return ScalingCheckpoint(cp.t, cp.scenario, cp.params, cp.saved, copy.deepcopy(self._ctl))
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        super().restore(checkpoint)
+        if isinstance(checkpoint, ScalingCheckpoint) and checkpoint.controller is not None:
+            self._ctl = copy.deepcopy(checkpoint.controller)
 
     # node names ------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -85,91 +144,120 @@ class ScalingSimulation(Simulation):
 
     def draining_mask(self) -> np.ndarray:
         """(n_nodes,) bool: the nodes draining for removal."""
-        return np.array([name in self.draining for name in self.names()], dtype=bool)
+        return np.array([name in self._ctl.draining for name in self.names()], dtype=bool)
 
     def drain(self, i: int) -> None:
         """Stop sending node i traffic; it is removed once the requests it holds are done."""
         i = self._check(i)
         drain_node(self.state, i)
-        self.draining.add(self._scenario.nodes[i].name)
+        self._ctl.draining.add(self._scenario.nodes[i].name)
 
     # time ------------------------------------------------------------------------------------
-    def step(self, dt: float) -> Snapshot:
-        self._remove_drained()
-        while self.t >= self._next_eval - 1e-9:
-            self._evaluate()
-            self._next_eval += self.autoscaler.period_s
-        names = self.names()
-        snap = super().step(dt)
-        self._measure(names, snap)
+    def step_to(self, t_stop: float) -> Snapshot:
+        """Advance to ``t_stop`` (s), split at the controller's instants (see the module docstring).
+
+        The step is cut where an evaluation is due or a draining node empties, whatever step the
+        caller takes, so a run replayed in other steps decides the same; the parts' Snapshots are
+        merged into one for the step.
+        """
+        parts = []
+        while True:
+            self._remove_drained()
+            if self.autoscaler is not None and self.t >= self._ctl.start + self.autoscaler.period_s - 1e-9:
+                self._evaluate()
+            t_next = self._next_instant()
+            t_next = t_stop if t_next >= t_stop - 1e-9 else t_next
+            snap = super().step_to(t_next)
+            self._measure(snap)
+            parts.append((self.names(), snap))
+            if t_next >= t_stop:
+                break
+        snap = parts[0][1] if len(parts) == 1 else merge_snapshots(parts)
+        for observer in self.observers:
+            observer(snap)
         return snap
 
+    def _next_instant(self) -> float:
+        """The next time (s) after now at which the controller acts: an evaluation or a drained node."""
+        t = math.inf
+        if self.autoscaler is not None:
+            t = self._ctl.start + self.autoscaler.period_s
+        names = self.names()
+        for name in self._ctl.draining:
+            if name in names:
+                done = drained_at(self.state, names.index(name))
+                if done > self.t + 1e-9:
+                    t = min(t, done)
+        return t if t > self.t + 1e-9 else math.inf
+
     def _remove_drained(self) -> None:
-        for name in sorted(self.draining):
+        """Remove the draining nodes that hold nothing any more (not the last node)."""
+        for name in sorted(self._ctl.draining):
             names = self.names()
             if name not in names:
-                self.draining.discard(name)  # removed by the user
+                self._ctl.draining.discard(name)  # removed by the user
                 continue
             j = names.index(name)
             if drained_at(self.state, j) <= self.t and len(names) > 1:
                 self.remove_node(j)
-                self.draining.discard(name)
-                self._touched = True
+                self._ctl.draining.discard(name)
 
-    def _measure(self, names: list[str], snap: Snapshot) -> None:
+    def _measure(self, snap: Snapshot) -> None:
+        names = self.names()
         if self.autoscaler is None or len(names) != snap.utilization.size:
             return
-        period = self._period
+        ctl = self._ctl
         in_rotation = self.state.routable & (self.state.state == UP)
+        cores = self.params.cores
         for j, name in enumerate(names):
-            period.busy[name] = period.busy.get(name, 0.0) + float(snap.utilization[j]) * self.params.cores[j] * snap.dt
-            if j < in_rotation.size and in_rotation[j] and name not in self.draining:
-                period.ready_s[name] = period.ready_s.get(name, 0.0) + snap.dt
-        period.latencies.append(snap.latencies)
+            ctl.busy[name] = ctl.busy.get(name, 0.0) + float(snap.utilization[j]) * float(cores[j]) * snap.dt
+            if in_rotation[j] and name not in ctl.draining:
+                ctl.ready_s[name] = ctl.ready_s.get(name, 0.0) + snap.dt
+        ctl.latencies.append(snap.latencies)
 
     # decisions -------------------------------------------------------------------------------
     def observe(self) -> Observation:
-        """The last period as the controller sees it now (see ``sim_core.autoscale.Observation``)."""
-        config = self.autoscaler
+        """The period since the last evaluation as the controller sees it now (see ``Observation``)."""
+        ctl = self._ctl
+        span = max(self.t - ctl.start, 1e-9)
         names = self.names()
-        counted = [j for j, name in enumerate(names) if name not in self.draining]
+        counted = [j for j, name in enumerate(names) if name not in ctl.draining]
         ready = [j for j in counted if self.state.routable[j] and self.state.state[j] == UP]
-        busy = [self._period.busy.get(names[j], 0.0) / (self.params.cores[j] * config.period_s) for j in ready]
-        latencies = np.concatenate(self._period.latencies) if self._period.latencies else np.empty(0)
+        busy = [ctl.busy.get(names[j], 0.0) / (self.params.cores[j] * span) for j in ready]
+        latencies = np.concatenate(ctl.latencies) if ctl.latencies else np.empty(0)
         p95 = float(np.percentile(latencies, 95)) * 1000.0 if latencies.size else math.nan
         return Observation(self.t, len(counted), len(ready), float(np.mean(busy)) if busy else math.nan, p95)
 
     def _evaluate(self) -> None:
-        config = self.autoscaler
-        if config.kind == "vertical":
+        ctl = self._ctl
+        if self.autoscaler.kind == "vertical":
             self._evaluate_vertical()
         else:
             obs = self.observe()
-            self.observations.append(obs)
-            decision, self._memory = hpa_decide(config, self._memory, obs)
+            ctl.observations.append(obs)
+            decision, ctl.memory = hpa_decide(self.autoscaler, ctl.memory, obs)
             if decision.changes:
                 actions = self._scale_to(decision.desired)
-                self.decisions.append(ScaleRecord(self.t, decision.reason, actions, decision))
-        self._period = _Period()
+                ctl.decisions.append(ScaleRecord(self.t, decision.reason, actions, decision))
+        ctl.start, ctl.busy, ctl.ready_s, ctl.latencies = self.t, {}, {}, []
 
     def _evaluate_vertical(self) -> None:
-        config = self.autoscaler
-        names = self.names()
+        ctl = self._ctl
+        span = max(self.t - ctl.start, 1e-9)
         nodes = []
-        for j, name in enumerate(names):
-            whole = self._period.ready_s.get(name, 0.0) >= config.period_s - 1e-6
-            busy = self._period.busy.get(name, 0.0) / (self.params.cores[j] * config.period_s)
+        for j, name in enumerate(self.names()):
+            whole = ctl.ready_s.get(name, 0.0) >= span - 1e-6
+            busy = ctl.busy.get(name, 0.0) / (self.params.cores[j] * span)
             nodes.append((name, int(self.params.cores[j]), busy if whole else math.nan))
-        for resize in vertical_decide(config, self.t, nodes):
+        for resize in vertical_decide(self.autoscaler, self.t, nodes):
             j = self.names().index(resize.node)
             spec = self._scenario.nodes[j].model_copy(update=resize.rung.model_dump())
             self.update_node(j, spec)
-            self._touched = True
-            self.decisions.append(ScaleRecord(self.t, resize.reason, (ScaleAction("resize", resize.node, spec),)))
+            ctl.decisions.append(ScaleRecord(self.t, resize.reason, (ScaleAction("resize", resize.node, spec),)))
 
     def _scale_to(self, desired: int) -> tuple[ScaleAction, ...]:
         names = self.names()
-        counted = [j for j, name in enumerate(names) if name not in self.draining]
+        counted = [j for j, name in enumerate(names) if name not in self._ctl.draining]
         actions = []
         for _ in range(desired - len(counted)):
             spec = self._new_node()
@@ -177,22 +265,56 @@ class ScalingSimulation(Simulation):
             actions.append(ScaleAction("add", spec.name, spec))
         if desired < len(counted):
             # failed nodes first, then those still booting, then the newest in rotation
-            rank = {DOWN: 0}
-            order = sorted(counted, key=lambda j: (rank.get(int(self.state.state[j]), 1 if not self.state.routable[j]
-                                                            else 2), -j))
-            for j in order[: len(counted) - desired]:
+            def rank(j: int) -> tuple[int, int]:
+                if self.state.state[j] == DOWN:
+                    return 0, -j
+                return (1 if not self.state.routable[j] else 2), -j
+
+            for j in sorted(counted, key=rank)[: len(counted) - desired]:
                 self.drain(j)
                 actions.append(ScaleAction("drain", names[j]))
-        self._touched = True
         return tuple(actions)
 
     def _new_node(self) -> Node:
         template = self.autoscaler.template
         names = set(self.names())
         while True:
-            self._serial += 1
-            name = f"{template.name}-{self._serial}"
+            self._ctl.serial += 1
+            suffix = f"-{self._ctl.serial}"
+            name = template.name[: MAX_NAME - len(suffix)] + suffix
             if name not in names:
                 break
         last = self._scenario.nodes[-1]
-        return template.model_copy(update={"name": name, "x": last.x, "y": last.y + 1.0})
+        return template.model_copy(update={"name": name, "x": last.x, "y": last.y + 160.0})
+
+
+def merge_snapshots(parts: list[tuple[list[str], Snapshot]]) -> Snapshot:
+    """One Snapshot for consecutive parts of a step, each given with the node names of its arrays.
+
+    Rates and utilization are averaged over the parts by duration, per node by name (a node
+    missing from a part counts as 0 there); totals, windows, states and queues are the last
+    part's; the latencies of all parts are kept. The arrays follow the last part's nodes.
+    """
+    names, last = parts[-1]
+    dt = sum(snap.dt for _, snap in parts)
+    weight = [snap.dt / dt if dt > 0 else 0.0 for _, snap in parts]
+
+    def rate(attr: str) -> float:
+        return sum(getattr(snap, attr) * w for (_, snap), w in zip(parts, weight, strict=True))
+
+    def per_node(attr: str) -> np.ndarray:
+        out = np.zeros(len(names))
+        for (part_names, snap), w in zip(parts, weight, strict=True):
+            index = {name: k for k, name in enumerate(part_names)}
+            values = getattr(snap, attr)
+            for j, name in enumerate(names):
+                if name in index:
+                    out[j] += values[index[name]] * w
+        return out
+
+    return replace(
+        last, dt=dt, offered=rate("offered"), served=rate("served"), rejected=rate("rejected"), lost=rate("lost"),
+        utilization=per_node("utilization"), node_offered=per_node("node_offered"),
+        node_served=per_node("node_served"),
+        latencies=np.concatenate([snap.latencies for _, snap in parts]),
+    )

@@ -160,7 +160,9 @@ def test_draining_a_node_loses_no_request_and_removes_it_when_empty():
     assert np.all(log.outcome[mine & (log.departure > t_drain)] == SERVED)  # those held were finished
     final_departure = np.nanmax(log.departure[mine])
     assert final_departure > t_drain + 2.0  # it really had work left
-    assert final_departure <= removed_at < final_departure + 0.5  # gone at the first step boundary after
+    assert removed_at < final_departure <= sim.t  # removed inside that step ...
+    assert sim.scenario.nodes == scenario.nodes[:2] and snap.utilization.size == 2
+    assert snap.cost_per_hour == pytest.approx(sum(n.price_per_hour for n in scenario.nodes[:2]))
     assert not np.any(log.outcome == LOST)
     assert all(conserved(s) for s in snaps)
 
