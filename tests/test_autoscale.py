@@ -227,3 +227,34 @@ def test_hpa_limits_and_reason():
     latency = Autoscaler(metric="p95_latency", target_p95_ms=200.0, max_nodes=20)
     slow, _ = hpa_decide(latency, HpaMemory(), Observation(15.0, 3, 3, math.nan, 450.0))
     assert slow.desired == 7 and slow.reason == "p95 450 ms > target 200 ms: 3 -> 7 nodes"
+
+
+def test_a_session_replays_the_autoscaler_exactly_when_scrubbed_or_saved():
+    from sim_core import metrics
+    from sim_core.session import AUTOSCALER, Session
+
+    scenario = scaled(n=2, rate=4.0, shape={"kind": "ramp", "to_rate": 40.0, "start_s": 5.0, "end_s": 50.0},
+                      duration=80.0, period_s=10.0, stabilization_s=20.0, max_nodes=8, min_nodes=2)
+    session = Session(scenario)
+    seen = {}
+    k = 0
+    while session.t < 80.0 - 1e-9:  # uneven steps that do not divide the period, as the window's are
+        session.advance(min(0.07 * (1 + k % 3), 80.0 - session.t), 1)
+        k += 1
+        snap = session.last
+        seen[round(snap.t, 9)] = (snap.served_total, snap.lost_total, tuple(session.sim.names()), snap.cost_total)
+    decisions = [(d.t, d.reason) for d in session.sim.decisions]
+    assert len(decisions) >= 3 and all(abs(t / 10.0 - round(t / 10.0)) < 1e-9 for t, _ in decisions)
+    reasons = [e.reason for e, origin in session.timeline if origin == AUTOSCALER]
+    assert reasons and all("target 0.70" in r for r in reasons)
+    for t in (33.0, 61.5):  # scrub back: restore a checkpoint and re-simulate in two big steps
+        session.jump(t)
+        snap = session.last
+        served, lost, names, cost = seen[round(snap.t, 9)]
+        assert (snap.served_total, snap.lost_total, tuple(session.sim.names())) == (served, lost, names)
+        assert snap.cost_total == pytest.approx(cost, rel=1e-12)  # summed over other steps: rounding only
+        assert [(d.t, d.reason) for d in session.sim.decisions] == [d for d in decisions if d[0] < snap.t - 1e-9]
+    # the run saved as a scenario replays headless to the same end (the autoscaler decides again)
+    summary, sim = metrics.run(session.run_scenario(), 80.0, dt=1.0)
+    assert [(d.t, d.reason) for d in sim.decisions] == decisions
+    assert summary.served == seen[80.0][0]
