@@ -6,11 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim_core.autoscale import HpaMemory, Observation, hpa_decide
 from sim_core.engine import DOWN, LOST, RESTARTING, SERVED, UP
 from sim_core.scaling import ScalingSimulation
-from sim_core.scenario import Autoscaler, validate_data
+from sim_core.scenario import POLICIES, Autoscaler, validate_data
 
 
 def scaled(n=2, rate=5.0, shape=None, cpu_ms=100.0, hc=2.0, restart=5.0, ram_gb=4.0, cores=1, policy="round_robin",
@@ -258,3 +260,33 @@ def test_a_session_replays_the_autoscaler_exactly_when_scrubbed_or_saved():
     summary, sim = metrics.run(session.run_scenario(), 80.0, dt=1.0)
     assert [(d.t, d.reason) for d in sim.decisions] == decisions
     assert summary.served == seen[80.0][0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["horizontal", "vertical"]), policy=st.sampled_from(POLICIES),
+       rate=st.floats(0.0, 120.0), period=st.sampled_from([0.7, 2.0, 5.0]), n=st.integers(1, 4),
+       window=st.sampled_from([0.0, 3.0]), metric=st.sampled_from(["utilization", "p95_latency"]),
+       plan=st.lists(st.tuples(st.sampled_from([0.05, 0.3, 1.1]), st.sampled_from([None, "fail", "drain"]),
+                               st.integers(0, 5)), min_size=5, max_size=40), seed=st.integers(0, 99))
+def test_conservation_and_bounds_hold_whatever_the_autoscaler_does(kind, policy, rate, period, n, window, metric,
+                                                                    plan, seed):
+    extra = {"metric": metric, "target_p95_ms": 150.0} if kind == "horizontal" else {}
+    scenario = scaled(n=n, rate=rate, cpu_ms=50.0, restart=0.5, hc=0.3, ram_gb=1.0, policy=policy, duration=60.0,
+                      kind=kind, period_s=period, stabilization_s=window, min_nodes=1, max_nodes=6, **extra)
+    sim = ScalingSimulation(scenario, seed=seed)
+    failed = False
+    for dt, action, k in plan:
+        if action == "fail" and k < sim.n_nodes:
+            sim.fail(k)
+            failed = True
+        elif action == "drain" and k < sim.n_nodes and sim.n_nodes > 1:
+            sim.drain(k)
+        snap = sim.step(dt)
+        assert conserved(snap)
+        assert snap.utilization.size == sim.n_nodes == len(sim.names())
+        draining = sim.draining_mask()
+        assert not np.any(sim.state.routable & draining)  # a draining node gets no traffic
+        if kind == "horizontal" and not draining.any():
+            assert sim.n_nodes <= 6
+        if not failed:
+            assert snap.lost_total == 0 or any(d.actions[0].kind == "resize" for d in sim.decisions)
