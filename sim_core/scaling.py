@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sim_core.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
+from sim_core.challenge import Judge
 from sim_core.engine import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
 from sim_core.scenario import Event, Node, Scenario
 
@@ -85,6 +86,7 @@ class _Controller:
     draining: set[str] = field(default_factory=set)
     decisions: list[ScaleRecord] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    judge: Judge | None = None  # the scenario's goals, judged live
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class ScalingSimulation(Simulation):
     """A Simulation that runs its scenario's autoscaler (if any) and drains nodes before removing them.
 
     ``decisions`` lists the ScaleRecords so far; ``draining`` the names of the nodes draining;
-    ``observers`` are called with each step's Snapshot (a challenge's Judge, for one).
+    ``observers`` are called with each step's Snapshot; ``judge`` judges the scenario's goals live.
     """
 
     def __init__(self, scenario: Scenario, **kwargs):
@@ -108,7 +110,8 @@ class ScalingSimulation(Simulation):
     def reset(self) -> None:
         super().reset()
         self.autoscaler = self._scenario.autoscaler
-        self._ctl = _Controller()
+        goals = self._scenario.goals
+        self._ctl = _Controller(judge=None if goals is None else Judge(goals, self._scenario.duration_s))
 
     @property
     def decisions(self) -> list[ScaleRecord]:
@@ -118,6 +121,11 @@ class ScalingSimulation(Simulation):
     def observations(self) -> list[Observation]:
         """What each horizontal evaluation saw, in order."""
         return self._ctl.observations
+
+    @property
+    def judge(self) -> Judge | None:
+        """The live verdicts of the scenario's goals (None without goals); restored with checkpoints."""
+        return self._ctl.judge
 
     @property
     def draining(self) -> set[str]:
@@ -173,6 +181,8 @@ class ScalingSimulation(Simulation):
             if t_next >= t_stop:
                 break
         snap = parts[0][1] if len(parts) == 1 else merge_snapshots(parts)
+        if self._ctl.judge is not None:
+            self._ctl.judge.add(snap)
         for observer in self.observers:
             observer(snap)
         return snap

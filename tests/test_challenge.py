@@ -93,7 +93,8 @@ def test_the_judge_counts_each_span_from_the_snapshots():
     served = sum(round(s.served * s.dt) for s in inside)
     assert judge.measured(0) == pytest.approx(served / 10.0)
     latencies = np.concatenate([s.latencies for s in inside])
-    assert judge.measured(2) == pytest.approx(np.percentile(latencies, 99) * 1000.0)
+    exact = np.percentile(latencies, 99, method="inverted_cdf") * 1000.0  # the sample at rank 0.99 n
+    assert judge.measured(2) == pytest.approx(exact, rel=0.004)  # within its 0.4% histogram bin
     assert judge.measured(3) == pytest.approx(0.05)  # one node's price
     ended = snaps[-1].served_total + snaps[-1].rejected_total + snaps[-1].lost_total
     assert judge.measured(4) == pytest.approx(100.0 * snaps[-1].served_total / ended)
@@ -148,3 +149,21 @@ def test_cli_prints_the_scaling_decisions(capsys):
     assert cli.main(["run", "wave-autoscaled", "--seconds", "120", "--dt", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "scaling decisions" in out and "utilization" in out and "> target 0.70: 4 -> " in out
+
+
+def test_the_live_verdicts_are_restored_with_a_scrubbed_run():
+    from sim_core.session import Session
+
+    session = Session(load(builtin_path("challenge-1-absorb-120")))
+    k = 0
+    while session.t < 40.0 - 1e-9:
+        session.advance(0.1 * (1 + k % 3), 1)
+        k += 1
+    live = [(v.status, v.measured) for v in session.sim.judge.verdicts()]
+    assert live[1][0] == FAILED and live[0][0] == PENDING  # rejected from the start; served judged at 60 s
+    session.jump(20.0)
+    early = session.sim.judge.verdicts()
+    assert early[1].measured < live[1][1]  # the count as it was at 20 s
+    while session.t < 40.0 - 1e-9:
+        session.advance(0.1, 1)
+    assert [(v.status, v.measured) for v in session.sim.judge.verdicts()] == live
