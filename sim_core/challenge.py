@@ -64,12 +64,15 @@ class Verdict:
     text: str  # what the target asks
     detail: str = ""  # e.g. which node's failure was the worst
 
-    def line(self) -> str:
+    def figure(self) -> str:
+        """The measured figure with its unit, e.g. ``312.4 ms`` (``-``: nothing measured yet)."""
         unit = _LABELS[self.goal.metric][1]
-        figure = _number(self.goal.metric, self.measured) + (f" {unit}" if unit and not math.isnan(self.measured)
-                                                             else "")
+        text = _number(self.goal.metric, self.measured)
+        return text + (f" {unit}" if unit and not math.isnan(self.measured) else "")
+
+    def line(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
-        return f"{self.status.upper():<8} {self.text}: measured {figure}{extra}"
+        return f"{self.status.upper():<8} {self.text}: measured {self.figure()}{extra}"
 
 
 @dataclass
