@@ -87,7 +87,7 @@ class GoalsPanel(QFrame):
         for row in self.rows:
             for widget in row.widgets():
                 self.grid.removeWidget(widget)
-                widget.deleteLater()
+                widget.setParent(None)  # at once: a deferred delete would paint over the new rows
         self.rows = []
         goals = None if scenario is None else scenario.goals
         self.setVisible(goals is not None)
@@ -154,7 +154,7 @@ class ResultCard(QFrame):
         for row in self.rows:
             for widget in row.widgets():
                 self.grid.removeWidget(widget)
-                widget.deleteLater()
+                widget.setParent(None)  # at once: a deferred delete would paint over the new rows
         self.rows = [GoalRow(self.grid, i, self.point_size) for i in range(len(verdicts))]
         for row, verdict in zip(self.rows, verdicts, strict=True):
             row.show(verdict)
