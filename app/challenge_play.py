@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -113,7 +114,22 @@ class ChallengePlay(QWidget):
         for k, button in enumerate(buttons):
             controls.addWidget(button, k // 4, k % 4)
         left.addLayout(controls)
-        left.addStretch(1)
+        self.progress = QLabel()
+        self.progress.setStyleSheet(f"font-size: {self.point_size}pt; color: #4a5563;")
+        left.addWidget(self.progress)
+        self.chart = pg.GraphicsLayoutWidget()
+        self.chart.setMinimumHeight(self.point_size * 12)
+        self.rates_plot = self.chart.addPlot(0, 0, title="Requests/s")
+        self.nodes_plot = self.chart.addPlot(0, 1, title="Servers and cost")
+        self.curves = {
+            "offered": self.rates_plot.plot(pen=pg.mkPen("#7f8c99", width=2, style=Qt.PenStyle.DashLine)),
+            "served": self.rates_plot.plot(pen=pg.mkPen("#2e9d4f", width=2)),
+            "rejected": self.rates_plot.plot(pen=pg.mkPen("#ef8a17", width=2)),
+            "n_nodes": self.nodes_plot.plot(pen=pg.mkPen("#1e88e5", width=2), stepMode=None),
+            "cost": self.nodes_plot.plot(pen=pg.mkPen("#6d4c41", width=2)),
+        }
+        self.nodes_plot.setLabel("left", "servers / cost x 100 ($/h)")
+        left.addWidget(self.chart, 1)
         middle.addLayout(left, 3)
         self.goals = GoalsPanel(touch=self.touch)
         middle.addWidget(self.goals, 2)
@@ -229,6 +245,7 @@ class ChallengePlay(QWidget):
             judge = session.sim.judge
             self.goals.show_verdicts(judge.verdicts())
             self._show_tiles(session.scenario.nodes, session)
+            self._show_progress(session)
             if session.t >= end - 1e-9:
                 scenario, seed = session.base, session.sim.seed
                 self._extra = self._pool.submit(finish, judge, scenario, seed, EXTRA_RUN_DT)
@@ -266,6 +283,9 @@ class ChallengePlay(QWidget):
         self._stop()
         self.result.hide()
         self._show_setup()
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self.progress.setText(f"Press Run to play {self.setup.duration_s:.0f} s of traffic at {self.speed:g}x speed.")
 
     def leave(self) -> None:
         self._stop()
@@ -279,6 +299,19 @@ class ChallengePlay(QWidget):
         super().resizeEvent(event)
         if self.result.isVisible():
             self._place_result()
+
+    def _show_progress(self, session: Session) -> None:
+        """The time line and the charts: requests/s, servers in the cluster and cost ($/h x 100)."""
+        last = session.last
+        self.progress.setText(f"t = {session.t:.0f} of {self.setup.duration_s:.0f} s · "
+                              f"{len(session.scenario.nodes)} servers · {last.cost_per_hour:.4f} $/h now")
+        history = session.history
+        t = history.column("t")
+        rates = history.rates()
+        for name in ("offered", "served", "rejected"):
+            self.curves[name].setData(t, rates[name])
+        self.curves["n_nodes"].setData(t, history.column("n_nodes"))
+        self.curves["cost"].setData(t, history.column("cost_per_hour") * 100.0)
 
     # the cluster as tiles -----------------------------------------------------------------------
     def _show_tiles(self, nodes: list[Node], session: Session | None) -> None:
@@ -312,7 +345,7 @@ class ChallengePlay(QWidget):
             more = f"\n+{len(nodes) - MAX_TILES} more" if k == MAX_TILES - 1 and len(nodes) > MAX_TILES else ""
             label.setText(f"{node.name}\n{node.cores} CPU · {node.ram_gb:g} GB\n{state}{more}")
             label.setStyleSheet(f"background: {colour}; border: 1px solid #9aa7b5; border-radius: 8px;"
-                                f" font-size: {max(self.point_size - 3, 8)}pt;")
+                                f" font-size: {max(self.point_size - 2, 8)}pt;")
 
     def closeEvent(self, event) -> None:
         self._stop()
