@@ -30,7 +30,7 @@ import numpy as np
 from sim_core.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
 from sim_core.challenge import Judge
 from sim_core.engine import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
-from sim_core.scenario import Event, Node, Scenario
+from sim_core.scenario import Event, Node, Scenario, ScenarioError
 
 MAX_NAME = 40  # Node.name's limit
 
@@ -104,6 +104,11 @@ class ScalingSimulation(Simulation):
     """
 
     def __init__(self, scenario: Scenario, **kwargs):
+        trace = kwargs.get("trace")
+        auto = scenario.autoscaler
+        if trace is not None and trace.node is not None and auto is not None and auto.kind == "horizontal":
+            raise ScenarioError("trace: its node column pins requests to nodes by index, which a horizontal "
+                                "autoscaler changes; replay it without the node column or without the autoscaler")
         self.observers: list[Callable[[Snapshot], None]] = []
         super().__init__(scenario, **kwargs)
 

@@ -290,3 +290,14 @@ def test_conservation_and_bounds_hold_whatever_the_autoscaler_does(kind, policy,
             assert sim.n_nodes <= 6
         if not failed:
             assert snap.lost_total == 0 or any(d.actions[0].kind == "resize" for d in sim.decisions)
+
+
+def test_a_trace_pinned_to_nodes_is_refused_with_a_horizontal_autoscaler(tmp_path):
+    from sim_core.scenario import ScenarioError
+    from sim_core.trace import load_trace
+
+    path = tmp_path / "t.csv"
+    path.write_text("arrival_s,cpu_s,node\n0.1,0.05,0\n0.2,0.05,1\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="trace: its node column"):
+        ScalingSimulation(scaled(n=2), trace=load_trace(path))
+    ScalingSimulation(scaled(n=2, autoscale=False), trace=load_trace(path))  # without the autoscaler: fine
