@@ -47,3 +47,29 @@ def test_result_card_says_whether_the_challenge_is_met(qtbot):
         card.again.click()
     card.close_button.click()
     assert card.isHidden()
+
+
+def test_the_dock_follows_a_run_to_its_result_card_and_back_when_scrubbed(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.challenge_dock import ChallengeDock
+    from sim_core.session import Session
+
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    host.resize(1200, 800)
+    session = Session(resolve("challenge-3-survive-failures"))
+    dock = ChallengeDock(host, lambda: session.sim.judge, lambda: session.scenario, lambda: session.sim.seed)
+    host.show()
+    assert not dock.isHidden() and dock.panel.statuses() == [PENDING, PENDING]
+    while session.t < 150.0 - 1e-9:
+        session.advance(2.0, 4)
+        dock.refresh()
+    dock.wait()
+    assert dock.card.isVisible() and dock.card.headline.text() == "Not yet"
+    assert dock.panel.statuses() == [FAILED, FAILED]  # five servers and a 3 s health check do not survive
+    assert "failed" in dock.card.rows[0].text.text()  # which node's failure was the worst
+    session.jump(100.0)
+    dock.refresh()
+    assert not dock.card.isVisible() and dock.panel.statuses()[0] == PENDING
+    dock.shutdown()
