@@ -585,6 +585,11 @@ class ClusterScene(QGraphicsScene):
             util = self.ctrl.history.recent_utilization(self.ctrl.node_ids)
             for item, u, q, state in zip(items[part], util[part], last.queue[part], states[part], strict=True):
                 item.set_live(float(u), int(q), int(state))
+        ids = self.ctrl.node_ids
+        for item, node_id, state in zip(items[part], ids[part], states[part], strict=True):
+            draining = self.ctrl.node_draining(node_id)
+            booting = state == RESTARTING and self.ctrl.changed_fields(node_id) == ["added"]
+            item.set_phase("draining" if draining else "booting" if booting else "")
         dead = np.concatenate(([False], states == DOWN))
         if not np.array_equal(dead, self.links.dead):
             self._update_links()

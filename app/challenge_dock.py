@@ -1,10 +1,10 @@
 """The main window's goals beside the charts: live verdicts of the run's judge and the result card.
 
-``ChallengeDock`` reads two callables given by the window (the run's ``Judge`` or None, and the
-scenario being run): it never touches the engine itself. ``refresh`` follows the run (each tick,
-after a scrub or a reset). When every target's span has ended it shows the result card over the
-window; the extra runs of "survive any one failure" happen in a worker thread on a copy of the
-judge, so the window stays live.
+``ChallengeDock`` reads callables given by the window (the run's ``Judge`` or None, the scenario
+being run, the run as a replayable scenario, its seed): it never touches the engine itself.
+``refresh`` follows the run (each tick, after a scrub or a reset). When every target's span has
+ended it shows the result card over the window; the extra runs of "survive any one failure"
+happen in a worker thread on a copy of the judge, so the window stays live.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ class ChallengeDock(QDockWidget):
     """Goals panel in a dock (hidden for a scenario without goals) and a result card over ``host``."""
 
     def __init__(self, host: QWidget, judge: Callable[[], Judge | None], scenario: Callable[[], Scenario],
-                 seed: Callable[[], int]):
+                 replay: Callable[[], Scenario], seed: Callable[[], int]):
         super().__init__("Goals", host)
         self.setObjectName("goals_dock")
         self.host = host
-        self._judge, self._scenario, self._seed = judge, scenario, seed
+        self._judge, self._scenario, self._replay, self._seed = judge, scenario, replay, seed
         self.panel = GoalsPanel()
         self.setWidget(self.panel)
         self.card = ResultCard(host)
@@ -74,7 +74,7 @@ class ChallengeDock(QDockWidget):
         if self._shown_for is None and self._pending is None:
             if judge.needs_extra_runs():
                 frozen = copy.deepcopy(judge)
-                self._pending = self._pool.submit(finish, frozen, self._scenario(), self._seed(), EXTRA_RUN_DT)
+                self._pending = self._pool.submit(finish, frozen, self._replay(), self._seed(), EXTRA_RUN_DT)
                 self._poll.start()
             else:
                 self._show(judge.verdicts(), judge.t)

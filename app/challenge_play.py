@@ -16,11 +16,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from app.controller import SimController
 from app.goals import GoalsPanel, ResultCard
 from sim_core.challenge import Verdict, check_rules, finish, max_cost_per_hour
 from sim_core.engine import DOWN, RESTARTING
 from sim_core.scenario import POLICIES, SLIDE_LADDER, Autoscaler, Node, Scenario, builtin_names, resolve
-from sim_core.session import Session
 
 HEALTH_CHECKS_S = (3.0, 2.0, 1.0, 0.5)
 TICK_MS = 50
@@ -54,7 +54,7 @@ class ChallengePlay(QWidget):
         self.point_size = 16 if touch else 10
         self.challenge: Scenario | None = None
         self.setup: Scenario | None = None
-        self.session: Session | None = None
+        self.ctrl: SimController | None = None  # the run, once Run is pressed
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._extra: Future | None = None
         self._done = False
@@ -208,7 +208,7 @@ class ChallengePlay(QWidget):
         if problems:
             text += "\n" + problems[0]
         self.setup_line.setText(text)
-        running = self.session is not None
+        running = self.ctrl is not None
         self.add_button.setEnabled(not running and self.allowed("nodes"))
         self.remove_button.setEnabled(not running and self.allowed("nodes") and len(setup.nodes) > 1)
         self.bigger_button.setEnabled(not running and self.allowed("resize"))
@@ -228,27 +228,26 @@ class ChallengePlay(QWidget):
             return
         self.result.hide()
         self._done = False
-        self.session = Session(self.setup)
-        self.goals.show_verdicts(self.session.sim.judge.verdicts())
+        self.ctrl = SimController(self.setup, parent=self)
+        self.goals.show_verdicts(self.ctrl.judge().verdicts())
         self._show_setup()
         self.timer.start()
 
     def _tick(self) -> None:
-        session = self.session
-        if session is None or self._done:
+        ctrl = self.ctrl
+        if ctrl is None or self._done:
             return
         if self._extra is None:
             end = self.setup.duration_s
-            seconds = min(self.speed * TICK_MS / 1000.0, end - session.t)
+            seconds = min(self.speed * TICK_MS / 1000.0, end - ctrl.t)
             if seconds > 1e-9:
-                session.advance(seconds, max(1, round(seconds / 0.1)))
-            judge = session.sim.judge
+                ctrl.advance(seconds, max(1, round(seconds / 0.1)))
+            judge = ctrl.judge()
             self.goals.show_verdicts(judge.verdicts())
-            self._show_tiles(session.scenario.nodes, session)
-            self._show_progress(session)
-            if session.t >= end - 1e-9:
-                scenario, seed = session.base, session.sim.seed
-                self._extra = self._pool.submit(finish, judge, scenario, seed, EXTRA_RUN_DT)
+            self._show_tiles(ctrl.scenario.nodes, ctrl)
+            self._show_progress(ctrl)
+            if ctrl.t >= end - 1e-9:
+                self._extra = self._pool.submit(finish, judge, ctrl.run_scenario(), ctrl.seed, EXTRA_RUN_DT)
         elif self._extra.done():
             verdicts: list[Verdict] = self._extra.result()
             self._extra = None
@@ -261,7 +260,7 @@ class ChallengePlay(QWidget):
 
     def play_to_end(self, timeout_s: float = 300.0) -> list[str]:
         """Run the set-up to its end without the timer (tests, screenshots); returns the goals' final statuses."""
-        if self.session is None:
+        if self.ctrl is None:
             self.run()
         self.timer.stop()
         while not self._done and self._extra is None:
@@ -276,7 +275,9 @@ class ChallengePlay(QWidget):
         if self._extra is not None:
             self._extra.cancel()
             self._extra = None
-        self.session = None
+        if self.ctrl is not None:
+            self.ctrl.deleteLater()
+        self.ctrl = None
         self._done = False
 
     def _back_to_setup(self) -> None:
@@ -300,12 +301,12 @@ class ChallengePlay(QWidget):
         if self.result.isVisible():
             self._place_result()
 
-    def _show_progress(self, session: Session) -> None:
+    def _show_progress(self, ctrl: SimController) -> None:
         """The time line and the charts: requests/s, servers in the cluster and cost ($/h x 100)."""
-        last = session.last
-        self.progress.setText(f"t = {session.t:.0f} of {self.setup.duration_s:.0f} s · "
-                              f"{len(session.scenario.nodes)} servers · {last.cost_per_hour:.4f} $/h now")
-        history = session.history
+        last = ctrl.last
+        self.progress.setText(f"t = {ctrl.t:.0f} of {self.setup.duration_s:.0f} s · "
+                              f"{len(ctrl.scenario.nodes)} servers · {last.cost_per_hour:.4f} $/h now")
+        history = ctrl.history
         t = history.column("t")
         rates = history.rates()
         for name in ("offered", "served", "rejected"):
@@ -314,7 +315,7 @@ class ChallengePlay(QWidget):
         self.curves["cost"].setData(t, history.column("cost_per_hour") * 100.0)
 
     # the cluster as tiles -----------------------------------------------------------------------
-    def _show_tiles(self, nodes: list[Node], session: Session | None) -> None:
+    def _show_tiles(self, nodes: list[Node], ctrl: SimController | None) -> None:
         while len(self.tile_labels) < min(len(nodes), MAX_TILES):
             label = QLabel()
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -323,17 +324,19 @@ class ChallengePlay(QWidget):
             k = len(self.tile_labels)
             self.tiles.addWidget(label, k // 6, k % 6)
             self.tile_labels.append(label)
-        util = None if session is None else session.history.recent_utilization(session.node_ids)  # 1 s average
+        util = None if ctrl is None else ctrl.history.recent_utilization(ctrl.node_ids)  # 1 s average
+        states = None if ctrl is None else ctrl.node_states()
+        ids = [] if ctrl is None else ctrl.node_ids
         for k, label in enumerate(self.tile_labels):
             label.setVisible(k < len(nodes))
             if k >= len(nodes):
                 continue
             node = nodes[k]
             state, colour = "ready", "#e3ecf7"
-            if session is not None:
+            if ctrl is not None:
                 j = k
-                code = int(session.sim.node_state[j])
-                if node.name in session.sim.draining:
+                code = int(states[j])
+                if ctrl.node_draining(ids[j]):
                     state, colour = "draining", "#fde7c8"
                 elif code == DOWN:
                     state, colour = "DOWN", "#cfd3d8"

@@ -30,7 +30,7 @@ def main() -> int:
         page.remove_server()
     page.toggle_autoscaler()
     page.run()
-    while page.session.t < 95.0:  # past the first scale-ups, a node still booting
+    while page.ctrl.t < 95.0:  # past the first scale-ups, a node still booting
         page._tick()
         app.processEvents()
     out = ROOT / "docs" / "screenshot-challenge.png"

@@ -37,7 +37,7 @@ def test_a_setup_over_budget_cannot_run_and_the_start_fails(qtbot):
     assert FAILED in play.play_to_end()  # the starting cluster rejects part of the burst
     assert not play.result.passed
     play.result.again.click()
-    assert play.session is None and play.result.isHidden() and play.add_button.isEnabled()
+    assert play.ctrl is None and play.result.isHidden() and play.add_button.isEnabled()
 
 
 def test_the_kiosk_plays_challenges_and_idle_returns_to_the_lessons(qtbot):

@@ -59,7 +59,8 @@ def test_the_dock_follows_a_run_to_its_result_card_and_back_when_scrubbed(qtbot)
     qtbot.addWidget(host)
     host.resize(1200, 800)
     session = Session(resolve("challenge-3-survive-failures"))
-    dock = ChallengeDock(host, lambda: session.sim.judge, lambda: session.scenario, lambda: session.sim.seed)
+    dock = ChallengeDock(host, lambda: session.sim.judge, lambda: session.scenario, session.run_scenario,
+                         lambda: session.sim.seed)
     host.show()
     assert not dock.isHidden() and dock.panel.statuses() == [PENDING, PENDING]
     while session.t < 150.0 - 1e-9:
