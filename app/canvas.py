@@ -479,8 +479,9 @@ class ClusterScene(QGraphicsScene):
             self._place()
 
     def node_items(self) -> list[NodeItem]:
-        """Node boxes in engine order."""
-        return [self.items_by_id[i] for i in self.ctrl.node_ids]
+        """Node boxes in engine order (while one step's added nodes are signalled one by one, those
+        still to come have no box yet and are left out)."""
+        return [self.items_by_id[i] for i in self.ctrl.node_ids if i in self.items_by_id]
 
     def _update_hubs(self) -> None:
         scenario = self.ctrl.scenario

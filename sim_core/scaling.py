@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -89,6 +89,14 @@ class _Controller:
     judge: Judge | None = None  # the scenario's goals, judged live
 
 
+def _controller_bytes(ctl: _Controller) -> int:
+    """About how much memory a copy of the controller holds: its latencies and the judge's histograms."""
+    size = sum(a.nbytes for a in ctl.latencies)
+    if ctl.judge is not None:
+        size += sum(span.latency_counts.nbytes for span in ctl.judge._spans if span.latency_counts is not None)
+    return size
+
+
 @dataclass(frozen=True)
 class ScalingCheckpoint(Checkpoint):
     """A Checkpoint with the autoscaler's state."""
@@ -144,7 +152,10 @@ class ScalingSimulation(Simulation):
     # checkpoints ---------------------------------------------------------------------------
     def checkpoint(self) -> ScalingCheckpoint:
         cp = super().checkpoint()
-        return ScalingCheckpoint(cp.t, cp.scenario, cp.params, cp.saved, copy.deepcopy(self._ctl))
+        ctl = copy.deepcopy(self._ctl)
+        base = {f.name: getattr(cp, f.name) for f in fields(Checkpoint)}
+        base["nbytes"] = cp.nbytes + _controller_bytes(ctl)
+        return ScalingCheckpoint(**base, controller=ctl)
 
     def restore(self, checkpoint: Checkpoint) -> None:
         super().restore(checkpoint)
