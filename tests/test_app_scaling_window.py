@@ -55,3 +55,24 @@ def test_the_goals_dock_judges_a_challenge_live_and_shows_the_result(window):
     assert dock.panel.statuses() == [FAILED, MET, MET]
     dock.card.again.click()  # Try again: the run starts over
     assert window.ctrl.t == 0.0 and not dock.card.isVisible() and dock.panel.statuses()[0] == PENDING
+
+
+def test_the_comparison_shows_the_daily_wave_scaled_up_against_autoscaled(qtbot):
+    from app.compare import LESSONS, SCALING_LESSONS, CompareWindow
+
+    view = CompareWindow()
+    qtbot.addWidget(view)
+    view.resize(1600, 1000)
+    view.show()
+    assert view.lesson.count() == len(LESSONS) + len(SCALING_LESSONS)
+    view.lesson.setCurrentIndex(len(LESSONS))  # one server up the ladder | the autoscaler
+    assert view.vertical.scenario.autoscaler.kind == "vertical"
+    assert view.horizontal.scenario.autoscaler.kind == "horizontal"
+    view.clock.set_speed(100.0)
+    while view.horizontal.t < 50.0 - 1e-9:
+        view.clock.tick(0.05)
+    assert view.vertical.scenario.nodes[0].cores == 4  # resized twice, at 15 and 45 s
+    assert len(view.horizontal.scenario.nodes) > 4  # nodes added
+    # the same requests on both sides (same seed and traffic)
+    assert view.vertical.last.offered_total == view.horizontal.last.offered_total
+    view.clock.set_running(False)
