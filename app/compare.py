@@ -35,6 +35,11 @@ LESSONS = (  # title, vertical built-in, horizontal built-in
     ("Gain 3, fault tolerance: a server fails at 30 s", "vertical-4cpu", "gain-fault-tolerance"),
 )
 COMPARE_HISTORY = 4096  # engine steps kept per side: 200 s at 1x, more than the charts' 65 s
+SCALING_LESSONS = (  # the comparison window's further pairs (too long for the kiosk's tour)
+    ("The daily wave: one server scaled up the ladder, or an autoscaled cluster (600 s)",
+     "wave-vertical", "wave-autoscaled"),
+    ("The daily wave: seven fixed servers, or an autoscaled cluster (600 s)", "wave-fixed-7x1", "wave-autoscaled"),
+)
 ROWS = (  # title, unit, curves: (history key, label)
     ("Requests/s (1 s average)", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
                                            ("lost", "lost"))),
@@ -184,9 +189,11 @@ class Comparison(QWidget):
             self.clock.ticked.connect(side.scene.animate)
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
 
+    lessons = LESSONS  # what ``load_lesson`` indexes
+
     def load_lesson(self, index: int) -> None:
-        """Lesson ``index`` of LESSONS on both sides, from t = 0 with every node up."""
-        vertical, horizontal = lesson_pair(*LESSONS[index][1:])
+        """Lesson ``index`` of ``lessons`` on both sides, from t = 0 with every node up."""
+        vertical, horizontal = lesson_pair(*self.lessons[index][1:])
         self.vertical.replace(vertical)
         self.horizontal.replace(horizontal)
         self.charts.refresh()
@@ -210,7 +217,8 @@ class CompareWindow(Comparison):
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.lesson = QComboBox()
-        for title, _v, _h in LESSONS:
+        self.lessons = LESSONS + SCALING_LESSONS
+        for title, _v, _h in self.lessons:
             self.lesson.addItem(title)
         self.lesson.setAccessibleName("lesson")
         self.lesson.currentIndexChanged.connect(self.load_lesson)

@@ -17,6 +17,7 @@ from typing import TextIO
 import numpy as np
 
 from sim_core.engine import UP, Simulation, Snapshot
+from sim_core.scaling import ScalingSimulation
 from sim_core.scenario import Event, Scenario
 from sim_core.trace import Trace
 
@@ -148,14 +149,18 @@ def summarize(snap: Snapshot, seconds: float, utilization: float) -> RunSummary:
 
 def run(scenario: Scenario, seconds: float | None = None, seed: int | None = None, dt: float = DEFAULT_DT,
         trace: Trace | None = None, events: list[Event] | None = None,
-        on_row: Callable[[dict[str, float]], None] | None = None) -> tuple[RunSummary, Simulation]:
+        on_row: Callable[[dict[str, float]], None] | None = None,
+        on_step: Callable[[Snapshot], None] | None = None) -> tuple[RunSummary, ScalingSimulation]:
     """Run ``scenario`` headless for ``seconds`` (default its ``duration_s``) and summarize it.
 
-    ``events`` replaces the scenario's timeline; ``on_row`` receives each per-second row.
-    Returns the summary and the finished Simulation.
+    ``events`` replaces the scenario's timeline; ``on_row`` receives each per-second row and
+    ``on_step`` each engine step's Snapshot. Returns the summary and the finished Simulation
+    (it runs the scenario's autoscaler, if any).
     """
     seconds = scenario.duration_s if seconds is None else seconds
-    sim = Simulation(scenario, seed=seed, trace=trace, events=events)
+    sim = ScalingSimulation(scenario, seed=seed, trace=trace, events=events)
+    if on_step is not None:
+        sim.observers.append(on_step)
     busy = 0.0
     last = None
     for row, span, snap in second_rows(sim, seconds, dt):
