@@ -21,13 +21,25 @@ from sim_core.metrics import RATE_NAMES, History, count_up
 WINDOW_S = 60.0  # simulated seconds shown
 PAGE_S = 5.0  # the shown window moves on by this much at a time
 MAX_MARKERS = 200  # timeline markers drawn (the newest)
-MARKER_LABELS = {"fail": "✕", "recover": "↺", "add": "+", "remove": "−", "resize": "⇕", "set_node": "✎",
-                 "set_rate": "req/s", "set_policy": "⇄", "set_workload": "req/s", "set_balancer": "⇄"}
+MARKER_SIGNS = {"fail": "✕", "recover": "↺", "add": "+", "remove": "−", "resize": "⇕", "set_node": "✎"}
+
+
+def marker_label(event) -> str:
+    """The short text on an event's marker: ``✕ node-3``, ``80 req/s``, ``least connections``."""
+    if event.action == "set_rate":
+        return f"{event.rate:g} req/s"
+    if event.action == "set_policy":
+        return event.policy.replace("_", " ")
+    if event.action in ("set_workload", "set_balancer"):
+        return "traffic" if event.action == "set_workload" else "balancer"
+    return f"{MARKER_SIGNS[event.action]} {event.target}"
+
+
 CURVES_UP_TO = 4  # more nodes than this: a heat strip (app.heatstrip) instead of one curve per node
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
     "p50": "#1e88e5", "p95": "#8e24aa", "p99": "#d81b60",
-    "availability": "#2e9d4f", "cost": "#6d4c41", "queued": "#f2a900",
+    "availability": "#2e9d4f", "cost": "#6d4c41", "queued": "#f2a900", "nodes": "#1e88e5",
 }
 pg.setConfigOptions(antialias=False, background="w", foreground="#1d2733")
 
@@ -67,6 +79,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.markers: list[pg.InfiniteLine] = []
         self._marked: tuple = ()
         self._marker_by_key: dict[tuple, pg.InfiniteLine] = {}
+        self._next_marker_t = np.inf
         rates = tuple((n, COLOURS[n]) for n in RATE_NAMES)
         self.throughput = self._plot(legend_title("Requests/s", rates), "req/s")
         self.latency = self._plot(legend_title("Latency, last 10 s", tuple((n, COLOURS[n]) for n in
@@ -74,7 +87,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.utilization = self._plot(legend_title("Utilization per node"), "%")
         self.queue = self._plot(legend_title("Waiting requests"), "requests")
         self.availability = self._plot(legend_title("Availability, last 10 s"), "%")
-        self.cost = self._plot(legend_title("Cost"), "$/h")
+        self.cost = self._plot(legend_title("Cost", (("$/h", COLOURS["cost"]), ("nodes", COLOURS["nodes"]))), "$/h")
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name in RATE_NAMES:
             self._curve(self.throughput, name, name, dashed=name == "offered")
@@ -83,13 +96,22 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self._curve(self.queue, "queued", "queued")
         self._curve(self.availability, "availability", "availability")
         self._curve(self.cost, "cost", "cost")
+        self.nodes_axis = pg.ViewBox()  # node count on a right-hand axis of the cost chart
+        self.cost.showAxis("right")
+        self.cost.scene().addItem(self.nodes_axis)
+        self.cost.getAxis("right").linkToView(self.nodes_axis)
+        self.cost.getAxis("right").setLabel("nodes")
+        self.nodes_axis.setXLink(self.cost)
+        self.curves["nodes"] = pg.PlotDataItem(pen=pg.mkPen(COLOURS["nodes"], width=2), name="nodes")
+        self.nodes_axis.addItem(self.curves["nodes"])
+        self.cost.vb.sigResized.connect(lambda _vb: self.nodes_axis.setGeometry(self.cost.vb.sceneBoundingRect()))
         self.availability.setYRange(0, 100.5, padding=0)
         self.utilization.setYRange(0, 100.5, padding=0)
         self.node_curves: list[pg.PlotDataItem] = []
         self.curve_ids: list[int] = []
         self.strip = UtilizationStrip(self.utilization)
-        for plot in self.plots[1:]:
-            plot.setXLink(self.throughput)
+        # not x-linked: pyqtgraph shifts linked ranges to line up on screen, and the cost chart's right
+        # axis makes it narrower; every chart gets the same range instead (``refresh``)
         # the time cursor: drag it to scrub the run (to any moment it has passed through)
         self.cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen("#1d2733", width=2),
                                       hoverPen=pg.mkPen("#1e88e5", width=4))
@@ -218,34 +240,42 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.refresh()
 
     def _update_markers(self) -> None:
-        """A vertical line on the throughput chart at each event of the timeline (scenario events dashed,
-        the user's actions solid), labelled and with a tooltip. Lines of events already marked are kept:
-        making one costs milliseconds, and a long session has hundreds."""
-        shown = self.ctrl.timeline[-MAX_MARKERS:]
-        key = tuple((id(e), e.at_s, e.action, e.target, o) for e, o in shown)
+        """A vertical line on the throughput chart at each event of the timeline, with a tooltip.
+
+        Solid: the user's actions; dashed: the scenario's events; pale: events still ahead (when
+        the run is scrubbed back). Labels step down in turn so that neighbours do not overlap.
+        Lines of events already marked are kept: making one costs milliseconds, and a long
+        session has hundreds.
+        """
+        timeline = self.ctrl.timeline[-MAX_MARKERS:]
+        now = self.ctrl.t
+        key = tuple((id(e), e.at_s, e.action, e.target, o, e.at_s <= now) for e, o in timeline)
         if key == self._marked:
             return
         self._marked = key
+        ahead = [e.at_s for e, _o in timeline if e.at_s > now]
+        self._next_marker_t = min(ahead, default=np.inf)
         old = dict(self._marker_by_key)
         self._marker_by_key = {}
         self.markers = []
-        for (event, origin), k in zip(shown, key, strict=True):
-            line = old.pop(k, None) or self._marker(event, origin)
-            self._marker_by_key[k] = line
+        for k, ((event, origin), mark) in enumerate(zip(timeline, key, strict=True)):
+            line = old.pop(mark, None) or self._marker(event, origin, k, ahead=event.at_s > now)
+            self._marker_by_key[mark] = line
             self.markers.append(line)
         for line in old.values():
             self.throughput.removeItem(line)
 
-    def _marker(self, event, origin: str) -> pg.InfiniteLine:
+    def _marker(self, event, origin: str, k: int, ahead: bool) -> pg.InfiniteLine:
         bad = event.action in ("fail", "remove")
-        colour = "#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775"
-        line = pg.InfiniteLine(event.at_s, angle=90, movable=False,
-                               pen=pg.mkPen(colour, width=1.5,
-                                            style=Qt.PenStyle.DashLine if origin == "scenario" else
-                                            Qt.PenStyle.SolidLine),
-                               label=MARKER_LABELS.get(event.action, "•") + " " + (event.target or ""),
-                               labelOpts={"position": 0.93, "color": colour, "fill": (255, 255, 255, 220)})
-        line.setToolTip(("Scenario event " if origin == "scenario" else "Your action ") + event.describe())
+        colour = pg.mkColor("#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775")
+        if ahead:
+            colour.setAlpha(90)
+        style = Qt.PenStyle.DashLine if origin == "scenario" else Qt.PenStyle.SolidLine
+        line = pg.InfiniteLine(event.at_s, angle=90, movable=False, pen=pg.mkPen(colour, width=1.5, style=style),
+                               label=marker_label(event),
+                               labelOpts={"position": 0.9 - 0.2 * (k % 3), "color": colour,
+                                          "fill": (255, 255, 255, 220), "anchors": [(0, 0.5), (0, 0.5)]})
+        line.setToolTip(("Scenario event at " if origin == "scenario" else "Your action at ") + event.describe())
         self.throughput.addItem(line)
         return line
 
@@ -256,7 +286,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         if t_all.size == 0:
             for curve in [*self.curves.values(), *self.node_curves]:
                 curve.setData([], [])
-            self.throughput.setXRange(0, self.window_s, padding=0)
+            for plot in self.plots:
+                plot.setXRange(0, self.window_s, padding=0)
             self.cursor.setValue(0.0)
             self.strip.draw()
             return
@@ -276,6 +307,9 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         cost = h.column("cost_per_hour")[k:]
         self.curves["cost"].setData(t, cost)
         _headroom(self.cost, cost)
+        nodes = h.column("n_nodes")[k:]
+        self.curves["nodes"].setData(t, nodes, stepMode=None)
+        self.nodes_axis.setYRange(0, max(float(np.nanmax(nodes)) if nodes.size else 1.0, 1.0) * 1.15, padding=0)
         if self.node_curves:
             util = h.smoothed_utilization(k)
             for node_id, curve in zip(self.curve_ids, self.node_curves, strict=True):
@@ -285,7 +319,10 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.strip.draw()
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
         if self.throughput.viewRange()[0][1] != right:
-            self.throughput.setXRange(right - self.window_s, right, padding=0)
+            for plot in self.plots:
+                plot.setXRange(right - self.window_s, right, padding=0)
+        if self.ctrl.t >= self._next_marker_t:  # replaying past an event: draw it as done
+            self._update_markers()
         if not self.cursor.moving and self.cursor.value() != t[-1]:
             self.cursor.setValue(float(t[-1]))
 
