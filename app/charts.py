@@ -56,7 +56,8 @@ def legend_title(title: str, entries: tuple[tuple[str, str], ...] = ()) -> str:
 
 
 MIN_CHART_H = 140  # px: the least height of a chart row (title, plot, time ticks), at 1366 x 768 too
-AXIS_W = 46  # px: every left axis the same width, so x-linked plots line up exactly
+AXIS_W = 46  # px: every left axis the same width, so the time axes line up exactly
+RIGHT_AXIS_W = 34  # px: room for the node count on the cost chart, kept on every chart
 
 
 class ChartPanel(pg.GraphicsLayoutWidget):
@@ -97,8 +98,9 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self._curve(self.availability, "availability", "availability")
         self._curve(self.cost, "cost", "cost")
         self.nodes_axis = pg.ViewBox()  # node count on a right-hand axis of the cost chart
-        self.cost.showAxis("right")
-        self.cost.scene().addItem(self.nodes_axis)
+        self.cost.getAxis("right").setStyle(showValues=True, tickLength=5)
+        self.cost.getAxis("right").setPen(pg.mkPen("#1d2733"))
+        self.scene().addItem(self.nodes_axis)  # the panel's scene: the plots join it when laid out
         self.cost.getAxis("right").linkToView(self.nodes_axis)
         self.cost.getAxis("right").setLabel("nodes")
         self.nodes_axis.setXLink(self.cost)
@@ -139,6 +141,10 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         plot.setLabel("left", units=None, text=unit)
         plot.getAxis("left").enableAutoSIPrefix(False)
         plot.getAxis("left").setWidth(AXIS_W)
+        plot.showAxis("right")  # every chart the same width (the cost chart's carries the node count)
+        plot.getAxis("right").setWidth(RIGHT_AXIS_W)
+        plot.getAxis("right").setStyle(showValues=False, tickLength=0)
+        plot.getAxis("right").setPen(pg.mkPen(None))
         plot.getAxis("bottom").enableAutoSIPrefix(False)
         plot.showGrid(x=False, y=False)  # a grid is drawn by the axes: every curve update would repaint them
         plot.setMenuEnabled(False)
@@ -176,7 +182,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
 
     def title_px(self) -> float:
         """The width a chart needs for its title (legend included) and left axis."""
-        return max(plot.titleLabel.item.boundingRect().width() for plot in self.plots) + AXIS_W + 16
+        return max(plot.titleLabel.item.boundingRect().width() for plot in self.plots) + AXIS_W + RIGHT_AXIS_W
 
     def resizeEvent(self, event) -> None:
         if event is not None and self.plots:  # pyqtgraph calls it with None while building
