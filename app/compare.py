@@ -266,6 +266,9 @@ class CompareWindow(Comparison):
         for title, _v, _h in self.lessons:
             self.lesson.addItem(title)
         self.lesson.setAccessibleName("lesson")
+        # the longest titles would widen the window past a 1366 px screen: the list shows them whole
+        self.lesson.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.lesson.setMinimumContentsLength(36)
         self.lesson.currentIndexChanged.connect(self.load_lesson)
         self.play = QPushButton("Play")
         self.play.clicked.connect(lambda: self.clock.set_running(not self.clock.running))
@@ -279,6 +282,7 @@ class CompareWindow(Comparison):
         self.speed.currentIndexChanged.connect(lambda i: self.clock.set_speed(SPEEDS[i]))
         self.note = QLabel("Same traffic, same seed: both clusters receive exactly the same requests.")
         self.note.setStyleSheet("color: #5b6775;")
+        self.note.setWordWrap(True)
         for widget in (QLabel("Lesson:"), self.lesson, self.play, reset, self.speed):
             bar.addWidget(widget)
         bar.addWidget(self.note, 1)
