@@ -224,8 +224,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             self.utilization.setLabel("left", "%")
             self.utilization.setYRange(0, 100.5, padding=0)
         elif mode == "rows":
-            self.utilization.setTitle(legend_title("Utilization, 5 s means", (
-                ("idle", "#3cb371"), ("busy", "#d32f2f"), ("restarting", "#f2a900"), ("failed", "#3a3f45"))),
+            self.utilization.setTitle(legend_title("Utilization, 5 s", (
+                ("idle", "#3cb371"), ("busy", "#d32f2f"), ("restart", "#f2a900"), ("down", "#3a3f45"))),
                 size="8pt")
             self.utilization.setLabel("left", "")
         else:
