@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from sim_core.progress import RunProgress
+from sim_core.safe_io import atomic_writer, check_output, shown
+from sim_core.safe_text import cut
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Scenario,
     ScenarioError,
-    atomic_writer,
     builtin_names,
     builtin_path,
     load,
@@ -49,19 +51,33 @@ def main(argv: list[str]) -> int:
     """Run ``scalelab run ...`` or ``scalelab validate ...``; ``argv`` starts with the subcommand."""
     try:
         args = _parser().parse_args(argv)
-        return args.command(args)
+        code = args.command(args)
+        sys.stdout.flush()  # here, so a full disk (/dev/full) is reported, not a traceback at exit
+        return code
     except SystemExit as exc:  # argparse has printed its usage message (exit 2) or --help (exit 0)
         return exc.code if isinstance(exc.code, int) else 2
     except ScenarioError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(problem)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
     except BrokenPipeError:  # the reader went away (``scalelab run --list | head``): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail
         return 141
+    except OSError as exc:  # stdout could not be written: a full disk, /dev/full
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _say(f"output: cannot be written ({exc.strerror or exc})")
+        return 2
+
+
+def _say(line: str) -> None:
+    """A line on stderr that cannot fail (stderr itself may be a full disk)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -127,7 +143,7 @@ def _nodes(scenario: Scenario) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     scenario = resolve(args.scenario)
-    print(f"ok: {scenario.name} ({_nodes(scenario)})")
+    print(f"ok: {cut(scenario.name, 80)} ({_nodes(scenario)})")
     return 0
 
 
@@ -156,7 +172,9 @@ def _run(args: argparse.Namespace) -> int:
 
         trace = load_trace(args.trace)
     if args.csv is not None:
-        _check_writable(args.csv)
+        check_output(args.csv, "--csv", _input_files(args))
+    if trace is not None:
+        trace.check_nodes(len(scenario.nodes))
     seconds = scenario.duration_s if args.seconds is None else args.seconds
 
     from sim_core.engine import Simulation  # compiles the kernel: only when there is a run to do
@@ -165,17 +183,40 @@ def _run(args: argparse.Namespace) -> int:
     wall = time.perf_counter()
     busy = 0.0  # node-averaged busy fraction x seconds
     count = 0
-    with _csv_rows(args.csv) as write_row:
-        for row, span, snapshot in _seconds(sim, seconds, args.dt):
-            write_row(row)
-            busy += row["utilization"] * span
-            count += 1
-            last = snapshot
+    try:
+        with _csv_rows(args.csv) as write_row, RunProgress(seconds) as progress:
+            for row, span, snapshot in _seconds(sim, seconds, args.dt):
+                write_row(row)
+                busy += row["utilization"] * span
+                count += 1
+                last = snapshot
+                progress.update(snapshot.t)
+    except KeyboardInterrupt:
+        if args.csv is not None and count:
+            _say(f"kept the {count} rows written so far in {shown(args.csv)}")
+        raise
     wall = time.perf_counter() - wall
     print(_summary(scenario, sim.seed, seconds, last, busy / seconds, wall, trace))
     if args.csv is not None:
-        print(f"\nwrote {count} rows to {args.csv}")
+        print(f"\nwrote {count} rows to {shown(args.csv)}")
     return 0
+
+
+def _input_files(args: argparse.Namespace) -> list[Path]:
+    """The files this run reads (scenario, trace), which its output must not replace."""
+    found = []
+    for given in (args.scenario, args.trace):
+        if given is None:
+            continue
+        path = Path(given)
+        try:
+            if path.exists():
+                found.append(path)
+            elif given is args.scenario and str(given) in builtin_names():
+                found.append(builtin_path(str(given)))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _seconds(sim, seconds: float, dt: float) -> Iterator[tuple[dict[str, float], float, object]]:
@@ -245,7 +286,7 @@ def _summary(scenario: Scenario, seed: int, seconds: float, snap, utilization: f
         ("cost", f"{snap.cost_per_hour:.4f}", f"$/h   ${snap.cost_total:.6f} for this run"),
     ]
     lines = [
-        f"{scenario.name}: {_nodes(scenario)}, {scenario.balancer.policy} balancer, "
+        f"{cut(scenario.name, 80)}: {_nodes(scenario)}, {scenario.balancer.policy} balancer, "
         f"{seconds:g} s simulated, {source}",
         "",
         *(f"  {label:<20}{value:>10}  {unit}".rstrip() for label, value, unit in table),
@@ -265,17 +306,6 @@ def _ms(seconds: float) -> str:
 
 # --- CSV -----------------------------------------------------------------------------------
 
-def _check_writable(path: Path) -> None:
-    """Fail before the run, not after it, when the CSV cannot be written."""
-    folder = path.parent
-    if path.is_dir():
-        raise ScenarioError(f"--csv {path}: is a folder, not a file")
-    if not folder.is_dir():
-        raise ScenarioError(f"--csv {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ScenarioError(f"--csv {path}: the folder {folder} is not writable")
-
-
 def _cell(value: float | int) -> str:
     if isinstance(value, int):
         return str(value)
@@ -287,15 +317,16 @@ def _csv_rows(path: Path | None) -> Iterator[Callable[[dict[str, float]], None]]
     """A function that writes one row; with a path, written atomically.
 
     Rows go to a temporary file beside ``path``, renamed over it once the run completes; an
-    error or Ctrl-C removes it and leaves any old file as it was. Without a path, rows are dropped.
+    error removes it and leaves any old file as it was; Ctrl-C keeps the rows written so far.
+    Without a path, rows are dropped.
     """
     if path is None:
         yield lambda row: None
         return
     try:
-        with atomic_writer(path, newline="") as handle:
+        with atomic_writer(path, newline="", keep_on_interrupt=True) as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(CSV_COLUMNS)
             yield lambda row: writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
     except OSError as exc:
-        raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
+        raise ScenarioError(f"--csv {shown(path)}: cannot be written ({exc.strerror})") from None
