@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim_core.overload import overload_line
 from sim_core.progress import RunProgress
 from sim_core.safe_io import atomic_writer, check_output, shown
 from sim_core.safe_text import cut
@@ -197,6 +198,9 @@ def _run(args: argparse.Namespace) -> int:
         raise
     wall = time.perf_counter() - wall
     print(_summary(scenario, sim.seed, seconds, last, busy / seconds, wall, trace))
+    if last.shed_total:
+        arrivals = last.offered_total / seconds
+        _say("warning: " + overload_line(arrivals, last.capacity_rps, sim.state.held_limit, last.shed_total))
     if args.csv is not None:
         print(f"\nwrote {count} rows to {shown(args.csv)}")
     return 0

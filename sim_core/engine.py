@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim_core import kernel
+from sim_core import kernel, limits
 from sim_core.scenario import MAX_NODES, Balancer, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
@@ -191,6 +191,8 @@ class EngineState:
     served: int = 0
     rejected: int = 0
     lost: int = 0
+    shed: int = 0  # of the rejected, those turned away because the simulator held held_limit requests
+    held_limit: int = limits.HELD_LIMIT  # most requests held in the cluster at once (see sim_core.limits)
     next_rid: int = 0
     trace_pos: int = 0
     cost_total: float = 0.0
@@ -225,14 +227,15 @@ class StepAccumulator:
     """What a step needs besides the state: where it began, and per-node figures (n_nodes,) so far."""
 
     t0: float
-    totals0: tuple[int, int, int]  # offered, rejected, lost totals at t0; the step's counts are the change
+    totals0: tuple[int, ...]  # offered, rejected, lost, shed totals at t0; the step's counts are the change
     node_offered: np.ndarray  # requests routed to each node
     busy_s: np.ndarray  # core-seconds of requests lost mid-step
 
     @classmethod
     def start(cls, state: EngineState, n: int) -> StepAccumulator:
         """An empty step beginning at ``state.t``."""
-        return cls(state.t, (state.offered, state.rejected, state.lost), np.zeros(n, dtype=_I), np.zeros(n))
+        totals = (state.offered, state.rejected, state.lost, state.shed)
+        return cls(state.t, totals, np.zeros(n, dtype=_I), np.zeros(n))
 
 
 @dataclass
@@ -320,6 +323,9 @@ class Snapshot:
     node_offered: np.ndarray
     node_served: np.ndarray
     latencies: np.ndarray
+    shed: float = 0.0  # req/s of the rejected turned away by the simulator's own limit (sim_core.limits)
+    shed_total: int = 0
+    capacity_rps: float = np.nan  # req/s the nodes up can serve at the workload's mean CPU time
 
 
 # --- node state changes ------------------------------------------------------------------
@@ -512,9 +518,13 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     in_sys = np.bincount(alive_node, minlength=n).astype(_I)
     # The live count of requests per node is needed when the routing reads it, or when some
     # node could reach its RAM capacity during this interval; otherwise the kernel skips it.
-    track = code != kernel.PRE_ROUTED
+    track = code != kernel.PRE_ROUTED or alive_dep.size + n_arr > state.held_limit
     if not track and in_sys.max() + n_arr > params.capacity.min():
         track = bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
+    held = alive_dep.size
+    if track and held and alive_dep.max() > arr[-1]:  # only departures before the last arrival can pop
+        soon = alive_dep <= arr[-1]
+        alive_dep, alive_node = alive_dep[soon], alive_node[soon]
     m_sys = alive_dep.size if track else 0
     scratch = state.scratch
     heap_t = scratch.get("heap_t", m_sys + n_arr if track else 0, _F)
@@ -528,17 +538,18 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     out_dep = scratch.get("dep", n_arr, _F)
     out_status = scratch.get("status", n_arr, np.int8)
     pool.reserve(n_arr)
-    lost, rejected, pool.size = kernel.serve(
+    lost, rejected, shed, pool.size = kernel.serve(
         np.ascontiguousarray(arr, dtype=_F), np.ascontiguousarray(work, dtype=_F),
         np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
         state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
         state.storage_used_kb, float(params.workload.data_kb),
         state.core_free, heap_t, heap_n, m_sys, in_sys, state.lc_ptr, track,
         acc.node_offered, out_node, out_start, out_dep, out_status,
-        rid0, *pool.buffers(), pool.size,
+        rid0, *pool.buffers(), pool.size, state.held_limit, held,
     )
     state.lost += lost
     state.rejected += rejected
+    state.shed += shed
     if recorder is not None:
         recorder.add(np.arange(rid0, rid0 + n_arr, dtype=_I), arr, out_node, out_start, out_dep, out_status,
                      choice1, choice2)
@@ -565,11 +576,11 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     queue = np.zeros(n, dtype=_I)
     in_flight = np.zeros(n, dtype=_I)
     pool = state.pool
-    lat_out = np.empty(pool.size)
+    lat_out = state.scratch.get("latency", pool.size, _F)
     pool.size, done = kernel.settle(pool.arr, pool.start, pool.dep, pool.node, pool.rid, t0, t1,
                                     busy, node_served, queue, in_flight, lat_out)
     state.served += done
-    latencies = lat_out[:done]
+    latencies = lat_out[:done].copy()  # the Snapshot keeps them; the buffer is reused
     per_s = 1.0 / dt if dt > 0 else 0.0
     utilization = np.clip(busy * per_s / params.cores, 0.0, 1.0) if dt > 0 else np.zeros(n)
 
@@ -577,7 +588,7 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     window = latency.window_summary()
     total = latency.total_summary()
     served = latencies.size
-    offered0, rejected0, lost0 = acc.totals0
+    offered0, rejected0, lost0 = acc.totals0[:3]
     offered, rejected, lost = state.offered - offered0, state.rejected - rejected0, state.lost - lost0
     finished = outcomes.add(t1, np.array([served, rejected, lost]))
     ended_total = state.served + state.rejected + state.lost
@@ -602,7 +613,21 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
         node_offered=acc.node_offered * per_s,
         node_served=node_served * per_s,
         latencies=latencies,
+        shed=(state.shed - acc.totals0[3]) * per_s if len(acc.totals0) > 3 else 0.0,
+        shed_total=state.shed,
+        capacity_rps=service_capacity_rps(params, state.state == UP),
     )
+
+
+def service_capacity_rps(params: ClusterParams, up: np.ndarray | None = None) -> float:
+    """Requests/s the nodes (those where ``up`` (n,) is True) serve when busy all the time.
+
+    Sum over nodes of cores x core speed, divided by the workload's mean CPU time. Arrivals
+    above it make the queues grow until RAM, or the simulator's held limit, turns them away.
+    """
+    speed = params.cores * params.speed
+    total = float(speed.sum() if up is None else speed[up].sum())
+    return total / (params.workload.cpu_time_ms / 1000.0)
 
 
 # --- the facade --------------------------------------------------------------------------

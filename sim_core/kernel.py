@@ -36,6 +36,7 @@ ACCEPTED = 0  # queued or in service; departs at out_dep unless its node fails f
 REJECTED_FULL = 1  # node at its RAM capacity (HTTP 503)
 REJECTED_STORAGE = 2  # node's storage full: the write is refused
 LOST_DOWN = 3  # sent to a node that is down but not yet detected by the balancer
+SHED = 4  # the simulator already holds its limit of requests (see sim_core.limits): turned away, a 503
 
 PRE_ROUTED = 0  # choice1 holds the node (random, round_robin, weighted)
 LEAST_CONNECTIONS = 1  # the routable node with the fewest requests in it, ties broken round-robin
@@ -79,24 +80,30 @@ def serve(
     up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
     core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr, track, routed,
     out_node, out_start, out_dep, out_status,
-    rid0, p_rid, p_arr, p_start, p_dep, p_node, p_len,
+    rid0, p_rid, p_arr, p_start, p_dep, p_node, p_len, held_limit, held,
 ):
     """Route and serve arrivals ``arr`` (sorted, seconds) in order; fill the ``out_*`` arrays.
 
     Shapes: arr, work, choice1, choice2, out_* (N,); routable (m,) node indices; up, speed,
     cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
-    with the first ``heap_len`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
+    with the first ``heap_len`` entries in use: the requests in the system that depart by the
+    last arrival (later ones cannot leave during this call; ``in_sys`` and ``held``, the count of
+    requests in the cluster, include them). ``work`` is CPU seconds on a speed-1 core. Mutates
     the node state in place, adds each request to ``routed[node]``, and appends each accepted
     one (id ``rid0 + i``) to the pool buffers ``p_*`` from index ``p_len``, which must have
-    room for N more. Returns (lost, rejected, new pool length).
+    room for N more. An arrival that a node would accept while the cluster already holds
+    ``held_limit`` requests is shed (status SHED). Returns (lost, rejected, shed, new pool
+    length); ``rejected`` includes the shed.
 
     ``track`` False skips the departure heap: allowed only when the routing does not read
-    ``in_sys`` and no node can reach its capacity in this call (the caller checks that the
-    requests in a node plus those routed to it fit), so every capacity check passes anyway.
+    ``in_sys``, no node can reach its capacity and the cluster cannot reach ``held_limit`` in this
+    call (the caller checks that the requests in the system plus those arriving fit), so every
+    capacity check passes anyway.
     """
     hl = heap_len
     n_lost = 0
     n_rejected = 0
+    n_shed = 0
     m = routable.shape[0]
     ptr = lc_ptr[0]
     lc = policy == LEAST_CONNECTIONS
@@ -117,6 +124,7 @@ def serve(
         while track and hl > 0 and heap_t[0] <= a:
             gone = heap_n[0]
             in_sys[gone] -= 1
+            held -= 1
             if lc and leaf_of[gone] >= 0:
                 _tree_set(tree, size, leaf_of[gone], in_sys[gone])
             hl -= 1
@@ -161,6 +169,11 @@ def serve(
             continue
         if in_sys[j] >= capacity[j]:
             out_status[i] = REJECTED_FULL
+            n_rejected += 1
+            continue
+        if track and held >= held_limit:
+            out_status[i] = SHED
+            n_shed += 1
             n_rejected += 1
             continue
         if storage_used_kb[j] + data_kb > storage_cap_kb[j]:
@@ -209,6 +222,7 @@ def serve(
 
         # the request joins the cluster-wide departure heap
         in_sys[j] += 1
+        held += 1
         if lc:
             _tree_set(tree, size, leaf_of[j], in_sys[j])
         if not track:
@@ -225,7 +239,7 @@ def serve(
         heap_t[k] = dep
         heap_n[k] = j
     lc_ptr[0] = ptr
-    return n_lost, n_rejected, p_len
+    return n_lost, n_rejected, n_shed, p_len
 
 
 @njit(cache=True, nogil=True)
@@ -279,7 +293,7 @@ def warm_up() -> None:
         np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), 0,
         np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True, np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
-        0, np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64), 0,
+        0, np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64), 0, 1, 0,
     )
     i1 = np.zeros(1, dtype=np.int64)
     settle(np.zeros(1), np.zeros(1), np.ones(1), i1.copy(), i1.copy(), 0.0, 0.5, np.zeros(1), i1.copy(), i1.copy(),
