@@ -26,7 +26,7 @@ Semantics, all times in seconds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -83,6 +83,37 @@ def params_from_scenario(scenario: Scenario, overrides: dict[str, tuple[int, flo
         health_check_s=scenario.balancer.health_check_s,
         workload=scenario.workload,
     )
+
+
+def params_with_nodes(params: ClusterParams, nodes: dict[int, Node], memory_mb: float) -> ClusterParams:
+    """``params`` with the entries of each node j in ``nodes`` (j -> Node) taken from that Node.
+
+    Used for resizes: k changed nodes cost one copy of the flat per-node arrays plus O(k), where
+    rebuilding from the scenario walks every node in Python (the facade batches the resizes of
+    one instant into one call, so an event's cost does not grow with the cluster).
+    """
+    if not nodes:
+        return params
+    rows = np.fromiter(nodes, dtype=_I, count=len(nodes))
+    specs = list(nodes.values())
+    ram_gb = np.array([n.ram_gb for n in specs], dtype=float)
+    values = {
+        "cores": [n.cores for n in specs], "speed": [n.core_speed for n in specs],
+        "capacity": np.floor(ram_gb * RAM_MB_PER_GB / memory_mb + 1e-9),
+        "storage_kb": np.array([n.storage_gb for n in specs], dtype=float) * STORAGE_KB_PER_GB,
+        "price_per_hour": [n.price_per_hour for n in specs], "restart_s": [n.restart_s for n in specs],
+    }
+    changed = {}
+    for name, value in values.items():
+        column = getattr(params, name).copy()
+        column[rows] = value
+        changed[name] = column
+    return replace(params, **changed)
+
+
+def params_with_node(params: ClusterParams, j: int, node: Node, memory_mb: float) -> ClusterParams:
+    """``params`` with node j's entries taken from ``node`` (see ``params_with_nodes``)."""
+    return params_with_nodes(params, {j: node}, memory_mb)
 
 
 @dataclass
@@ -655,6 +686,8 @@ class Simulation:
     def reset(self) -> None:
         """Back to t = 0: all nodes up and empty, the same seed, the current scenario."""
         self._overrides: dict[str, tuple[int, float]] = {}
+        self._resized: dict[int, Node] = {}  # node index -> its spec after a resize event, not yet in params
+        self._timer_due = True
         self.params = params_from_scenario(self._scenario)
         self.state = initial_state(self.params)
         self.streams = Streams.from_seed(self.seed)
@@ -693,9 +726,13 @@ class Simulation:
         if not dt > 0:
             raise ValueError(f"dt: {dt} must be > 0 seconds")
         t_stop = self.state.t + dt
+        self._timer_due = True  # the first event of a step always brings time (and timers) up to it
         while self._next_event < len(self._events) and self._events[self._next_event].at_s <= t_stop:
             event = self._events[self._next_event]
-            self._advance(max(event.at_s, self.state.t))
+            at = max(event.at_s, self.state.t)
+            if at > self.state.t or self._timer_due:  # the same instant: nothing to fire, skip O(n) work
+                self._advance(at)
+                self._timer_due = False
             self._apply_event(event)
             self._next_event += 1
         self._advance(t_stop)
@@ -710,22 +747,37 @@ class Simulation:
             yield self.step(min(dt, end - self.state.t))
 
     def _advance(self, t_stop: float) -> None:
+        if self._resized:  # the resizes of the last instant, in one copy of the per-node arrays
+            self.params = params_with_nodes(self.params, self._resized, self._scenario.workload.memory_mb)
+            self._resized = {}
+            self._widen_cores()
         advance(self.state, self.params, self.streams, t_stop, self._acc, self.trace, self._recorder)
 
+    def _node_index(self, name: str) -> int | None:
+        """Index of the node called ``name`` now, or None; a dict, rebuilt when the nodes change."""
+        nodes = self._scenario.nodes
+        if getattr(self, "_indexed_nodes", None) is not nodes:
+            self._index_of = {node.name: i for i, node in enumerate(nodes)}
+            self._indexed_nodes = nodes
+        return self._index_of.get(name)
+
     def _apply_event(self, event) -> None:
-        try:
-            j = self._scenario.node_index(event.node)
-        except ScenarioError:
+        j = self._node_index(event.node)
+        if j is None:
             return  # the node was deleted in the editor
         if event.action == "fail":
             self.fail(j)
+            self._timer_due |= self.params.health_check_s == 0
         elif event.action == "recover":
             self.recover(j)
+            self._timer_due |= bool(self.params.restart_s[j] == 0)
         else:
             node = self._scenario.nodes[j]
             cores, ram = self._overrides.get(node.name, (node.cores, node.ram_gb))
             self._overrides[node.name] = (event.cores or cores, event.ram_gb or ram)
-            self._rebuild()
+            # params change at the next _advance, before time moves: a restart reads only restart_s
+            self._resized[j] = node.model_copy(update={"cores": event.cores or cores, "ram_gb": event.ram_gb or ram})
+            self._timer_due |= bool(self.params.restart_s[j] == 0)
             restart_node(self.state, self.params, j, self._acc, self._recorder)
 
     # node actions ----------------------------------------------------------------------------
@@ -752,6 +804,9 @@ class Simulation:
     # edits --------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         self.params = params_from_scenario(self._scenario, self._overrides)
+        self._widen_cores()
+
+    def _widen_cores(self) -> None:
         width = int(self.params.cores.max())
         if width > self.state.core_free.shape[1]:
             extra = np.zeros((self.params.n, width - self.state.core_free.shape[1]))
