@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import annotated_types
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim_core.errors import ScenarioError
@@ -334,19 +335,24 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{path}: {_fmt(value)}: {error['msg']}"
 
 
-def validate_data(data: Any) -> Scenario:
-    """Build a Scenario from parsed JSON data, or raise ScenarioError with one line per problem."""
+def validate_data(data: Any, check_text: bool = True) -> Scenario:
+    """Build a Scenario from parsed JSON data, or raise ScenarioError with one line per problem.
+
+    ``check_text`` first walks the data for lone surrogates and nesting deeper than MAX_DEPTH
+    (``loads`` turns it off when a quick look at the JSON text shows neither can be there).
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"scenario: expected a JSON object at the top level, got {type(data).__name__}")
     found: list[str] = []
-    data = _clean_text(data, (), found, 0)
+    if check_text:
+        data = _clean_text(data, (), found, 0)
+        if any(problem.endswith(_TOO_DEEP) for problem in found):
+            raise ScenarioError(list(dict.fromkeys(found)))  # the rest would repeat these paths
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             found.extend(_describe(error).split("\n"))  # a model validator may report several
-    except RecursionError:
-        found.append(f"scenario: nested more than {MAX_DEPTH} levels deep")
     if found:
         raise ScenarioError(list(dict.fromkeys(found)))
     return scenario
@@ -354,6 +360,7 @@ def validate_data(data: Any) -> Scenario:
 
 MAX_DEPTH = 32  # levels of nested JSON arrays and objects; a scenario needs 4
 MAX_DIGITS = 400  # digits of a JSON number read as it is; longer ones are out of any range anyway
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (a scenario nests at most {MAX_DEPTH})"
 
 
 class HugeNumber(float):
@@ -382,28 +389,22 @@ def _parse_number(text: str, exact: Any) -> Any:
     return value
 
 
-def _nesting(text: str) -> tuple[int, int]:
-    """(deepest nesting of [ and { outside strings, offset where it passes MAX_DEPTH or -1).
+def _may_need_cleaning(text: str) -> bool:
+    """Whether the JSON text may hold a lone surrogate escape or nest deeper than MAX_DEPTH.
 
-    Checked before ``json.loads``, which recurses once per level and would overflow the stack
-    near 1,000 levels. Strings are blanked first so brackets inside them do not count.
+    A quick over-estimate (brackets inside strings count too), so the walk of ``_clean_text`` is
+    skipped for ordinary files, even those with 10,000 events.
     """
+    if _SURROGATE.search(text):
+        return True
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0, -1
-    blank = _STRING.sub(lambda m: "_" * len(m.group()), text)
-    depth = deepest = 0
-    for offset, char in enumerate(blank):
-        if char in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return depth, offset
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest, -1
+        return False
+    codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = (codes == ord("[")).astype(np.int32) + (codes == ord("{")) - (codes == ord("]")) - (codes == ord("}"))
+    return int(np.cumsum(step).max()) > MAX_DEPTH
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _clean_text(value: Any, loc: tuple[Any, ...], found: list[str], depth: int) -> Any:
@@ -411,9 +412,11 @@ def _clean_text(value: Any, loc: tuple[Any, ...], found: list[str], depth: int) 
 
     A key holding one becomes an unknown key named in its escaped form, so the other problems of
     its object are still reported; a text value holding one is reported as a problem of its own.
+    Nesting deeper than MAX_DEPTH is reported at its path and not walked further.
     """
-    if depth > MAX_DEPTH:
-        return value
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        found.append(f"{_path(loc) or 'scenario'}: {_TOO_DEEP}")
+        return None
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -434,26 +437,22 @@ def _escape_surrogates(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("ascii" if text.isascii() else "utf-8")
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 
 def loads(text: str, source: str = "scenario") -> Scenario:
     """Parse and validate scenario JSON text; errors name ``source`` and the line."""
-    deepest, offset = _nesting(text)
-    if offset >= 0:
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        raise ScenarioError(f"{source}: nested more than {MAX_DEPTH} levels deep at line {line}, column {column} "
-                            f"(a scenario nests at most {MAX_DEPTH} levels)")
     try:
         data = json.loads(text, parse_int=lambda t: _parse_number(t, int),
                           parse_float=lambda t: _parse_number(t, float))
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except (RecursionError, ValueError) as exc:  # no longer expected after the checks above
+    except RecursionError:  # the decoder recurses once per level: about 1,000 levels overflow it
+        raise ScenarioError(f"{source}: {_TOO_DEEP}") from None
+    except ValueError as exc:  # not expected: numbers too long are read by _parse_number
         raise ScenarioError(f"{source}: cannot be read as JSON ({exc})") from None
-    return validate_data(data)
+    return validate_data(data, check_text=_may_need_cleaning(text))
 
 
 def load(path: str | os.PathLike[str]) -> Scenario:

@@ -7,6 +7,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# ``pytest --hypothesis-profile fuzz-10k tests/test_fuzz_input.py``: the hostile-input fuzz at 10,000 cases
+settings.register_profile("fuzz-10k", max_examples=10_000, deadline=None)
 
 
 @pytest.fixture
