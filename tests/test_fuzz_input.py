@@ -62,7 +62,8 @@ def base_scenario() -> dict:
         "balancer": {"policy": "least_connections", "health_check_s": 2},
         "workload": {"rate": 20, "shape": {"kind": "ramp", "to_rate": 30, "start_s": 1, "end_s": 9},
                      "cpu_time_ms": 50, "memory_mb": 20},
-        "events": [{"at_s": 5, "action": "fail", "node": "b"}, {"at_s": 9, "action": "resize", "node": "a", "cores": 4}],
+        "events": [{"at_s": 5, "action": "fail", "node": "b"},
+                   {"at_s": 9, "action": "resize", "node": "a", "cores": 4}],
     }
 
 
