@@ -33,6 +33,7 @@ from app.charts import ChartPanel, Readout
 from app.controller import SPEEDS, SimClock, SimController
 from app.history import to_csv
 from app.inspector import Inspector
+from app.overload_banner import OverloadBanner
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Node,
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(top)
         column.setContentsMargins(4, 4, 4, 0)
         column.addWidget(self.readout)
+        self.overload_banner = OverloadBanner(self.ctrl)
+        column.addWidget(self.overload_banner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.view)
         split.addWidget(self.charts)
