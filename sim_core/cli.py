@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import sys
@@ -17,8 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import numpy as np
 
 from sim_core.overload import overload_line
 from sim_core.progress import RunProgress
@@ -36,16 +33,7 @@ from sim_core.scenario import (
 
 MIN_SECONDS, MAX_SECONDS = 0.01, 1e6  # the shortest and longest run, in simulated seconds
 MIN_DT = 0.001  # s
-CSV_COLUMNS = (
-    "t_s",  # end of the second
-    "offered_rps", "served_rps", "rejected_rps", "lost_rps",  # requests/s during the second
-    "p50_ms", "p95_ms", "p99_ms", "mean_ms",  # latency of the requests completed during the second
-    "availability",  # served / (served + rejected + lost) during the second, 0..1
-    "cost_per_hour",  # $/h of all nodes at the end of the second
-    "utilization",  # mean over nodes of busy core-seconds / (cores * 1 s), 0..1
-    "in_system", "queued",  # requests in the cluster (in service + waiting) and waiting, at the end
-    "nodes_up",  # nodes up at the end of the second
-)
+
 
 
 def main(argv: list[str]) -> int:
@@ -178,29 +166,27 @@ def _run(args: argparse.Namespace) -> int:
         trace.check_nodes(len(scenario.nodes))
     seconds = scenario.duration_s if args.seconds is None else args.seconds
 
-    from sim_core.engine import Simulation  # compiles the kernel: only when there is a run to do
+    from sim_core import metrics  # compiles the kernel: only when there is a run to do
 
-    sim = Simulation(scenario, seed=args.seed, trace=trace)
     wall = time.perf_counter()
-    busy = 0.0  # node-averaged busy fraction x seconds
     count = 0
     try:
         with _csv_rows(args.csv) as write_row, RunProgress(seconds) as progress:
-            for row, span, snapshot in _seconds(sim, seconds, args.dt):
+            def on_row(row: dict[str, float]) -> None:
+                nonlocal count
                 write_row(row)
-                busy += row["utilization"] * span
                 count += 1
-                last = snapshot
-                progress.update(snapshot.t)
+                progress.update(row["t_s"])
+
+            summary, sim = metrics.run(scenario, seconds, seed=args.seed, dt=args.dt, trace=trace, on_row=on_row)
     except KeyboardInterrupt:
         if args.csv is not None and count:
             _say(f"kept the {count} rows written so far in {shown(args.csv)}")
         raise
     wall = time.perf_counter() - wall
-    print(_summary(scenario, sim.seed, seconds, last, busy / seconds, wall, trace))
-    if last.shed_total:
-        arrivals = last.offered_total / seconds
-        _say("warning: " + overload_line(arrivals, last.capacity_rps, sim.state.held_limit, last.shed_total))
+    print(_summary(scenario, sim.seed, summary, wall, trace))
+    if sim.state.shed:
+        _say("warning: " + _overload(sim, summary))
     if args.csv is not None:
         print(f"\nwrote {count} rows to {shown(args.csv)}")
     return 0
@@ -223,79 +209,43 @@ def _input_files(args: argparse.Namespace) -> list[Path]:
     return found
 
 
-def _seconds(sim, seconds: float, dt: float) -> Iterator[tuple[dict[str, float], float, object]]:
-    """Step ``sim`` for ``seconds`` in steps of at most ``dt`` seconds.
+def _overload(sim, summary) -> str:
+    """The plain overload warning: arrivals against the capacity of the nodes up at the end."""
+    from sim_core.engine import UP, service_capacity_rps
 
-    Yields, per simulated second (the last may be shorter), the CSV row (see CSV_COLUMNS),
-    its length in seconds and the engine's last Snapshot.
-    """
-    from sim_core.engine import UP
-
-    snap = None
-    start = 0.0
-    while start < seconds - 1e-6:
-        end = min(start + 1.0, seconds)
-        before = (0, 0, 0, 0) if snap is None else _totals(snap)
-        latencies: list[np.ndarray] = []
-        busy = np.zeros(sim.n_nodes)  # core-seconds busy / cores, per node
-        while sim.t < end - 1e-9:
-            snap = sim.step(min(dt, end - sim.t))
-            latencies.append(snap.latencies)
-            busy += snap.utilization * snap.dt
-        span = snap.t - start
-        offered, served, rejected, lost = (b - a for a, b in zip(before, _totals(snap), strict=True))
-        done_ms = np.concatenate(latencies) * 1000.0
-        p50, p95, p99 = np.percentile(done_ms, (50, 95, 99)) if done_ms.size else (math.nan,) * 3
-        ended = served + rejected + lost
-        row = {
-            "t_s": snap.t, "offered_rps": offered / span, "served_rps": served / span,
-            "rejected_rps": rejected / span, "lost_rps": lost / span,
-            "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
-            "mean_ms": float(done_ms.mean()) if done_ms.size else math.nan,
-            "availability": served / ended if ended else math.nan,
-            "cost_per_hour": snap.cost_per_hour,
-            "utilization": float(busy.mean() / span),
-            "in_system": snap.in_system, "queued": int(snap.queue.sum()),
-            "nodes_up": int(np.count_nonzero(snap.state == UP)),
-        }
-        yield row, span, snap
-        start = end
+    capacity = service_capacity_rps(sim.params, sim.state.state == UP)
+    return overload_line(summary.offered_rps, capacity, sim.state.held_limit, sim.state.shed)
 
 
-def _totals(snap) -> tuple[int, int, int, int]:
-    return snap.offered_total, snap.served_total, snap.rejected_total, snap.lost_total
-
-
-def _summary(scenario: Scenario, seed: int, seconds: float, snap, utilization: float, wall_s: float,
-             trace) -> str:
-    """The run's figures as a table; latencies are the engine's cumulative ones (since t = 0)."""
-    offered = snap.offered_total
+def _summary(scenario: Scenario, seed: int, run, wall_s: float, trace) -> str:
+    """The run's figures (a ``metrics.RunSummary``) as a table; latencies since t = 0."""
+    offered = run.offered
     source = f"trace of {trace.arrival_s.size} requests" if trace is not None else f"seed {seed}"
 
     def share(count: int) -> str:
         return f"{100.0 * count / offered:.2f}% of offered" if offered else ""
 
     table = [
-        ("throughput offered", f"{offered / seconds:.2f}", f"req/s   {offered} requests"),
-        ("throughput served", f"{snap.served_total / seconds:.2f}", f"req/s   {snap.served_total} requests"),
-        ("latency p50", _ms(snap.latency_total_p50), "ms"),
-        ("latency p95", _ms(snap.latency_total_p95), "ms"),
-        ("latency p99", _ms(snap.latency_total_p99), "ms"),
-        ("latency mean", _ms(snap.latency_total_mean), "ms"),
-        ("rejected", str(snap.rejected_total), share(snap.rejected_total)),
-        ("lost", str(snap.lost_total), share(snap.lost_total)),
-        ("in system at end", str(snap.in_system), ""),
-        ("availability", _percent(snap.availability_total), "%"),
-        ("utilization", _percent(utilization), "% (mean over nodes and time)"),
-        ("cost", f"{snap.cost_per_hour:.4f}", f"$/h   ${snap.cost_total:.6f} for this run"),
+        ("throughput offered", f"{run.offered_rps:.2f}", f"req/s   {offered} requests"),
+        ("throughput served", f"{run.served_rps:.2f}", f"req/s   {run.served} requests"),
+        ("latency p50", _ms(run.p50_ms), "ms"),
+        ("latency p95", _ms(run.p95_ms), "ms"),
+        ("latency p99", _ms(run.p99_ms), "ms"),
+        ("latency mean", _ms(run.mean_ms), "ms"),
+        ("rejected", str(run.rejected), share(run.rejected)),
+        ("lost", str(run.lost), share(run.lost)),
+        ("in system at end", str(run.in_system), ""),
+        ("availability", _percent(run.availability), "%"),
+        ("utilization", _percent(run.utilization), "% (mean over nodes and time)"),
+        ("cost", f"{run.cost_per_hour:.4f}", f"$/h   ${run.cost_total:.6f} for this run"),
     ]
     lines = [
         f"{cut(scenario.name, 80)}: {_nodes(scenario)}, {scenario.balancer.policy} balancer, "
-        f"{seconds:g} s simulated, {source}",
+        f"{run.seconds:g} s simulated, {source}",
         "",
         *(f"  {label:<20}{value:>10}  {unit}".rstrip() for label, value, unit in table),
         "",
-        f"simulated {seconds:g} s in {wall_s:.2f} s of wall time",
+        f"simulated {run.seconds:g} s in {wall_s:.2f} s of wall time",
     ]
     return "\n".join(lines)
 
@@ -304,16 +254,12 @@ def _percent(fraction: float) -> str:
     return "-" if math.isnan(fraction) else f"{100.0 * fraction:.2f}"
 
 
-def _ms(seconds: float) -> str:
-    return "-" if math.isnan(seconds) else f"{1000.0 * seconds:.1f}"
+def _ms(ms: float) -> str:
+    return "-" if math.isnan(ms) else f"{ms:.1f}"
 
 
 # --- CSV -----------------------------------------------------------------------------------
 
-def _cell(value: float | int) -> str:
-    if isinstance(value, int):
-        return str(value)
-    return "" if math.isnan(value) else f"{value:.10g}"
 
 
 @contextmanager
@@ -327,10 +273,10 @@ def _csv_rows(path: Path | None) -> Iterator[Callable[[dict[str, float]], None]]
     if path is None:
         yield lambda row: None
         return
+    from sim_core.metrics import CsvWriter
+
     try:
         with atomic_writer(path, newline="", keep_on_interrupt=True) as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(CSV_COLUMNS)
-            yield lambda row: writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+            yield CsvWriter(handle)
     except OSError as exc:
         raise ScenarioError(f"--csv {shown(path)}: cannot be written ({exc.strerror})") from None

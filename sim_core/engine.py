@@ -26,12 +26,14 @@ Semantics, all times in seconds:
 
 from __future__ import annotations
 
+import bisect
+import copy
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from sim_core import kernel, limits
-from sim_core.scenario import MAX_NODES, Balancer, Node, Scenario, ScenarioError, Workload
+from sim_core.scenario import MAX_NODES, Balancer, Event, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
 from sim_core.workload import PoissonArrivals, draw_work
@@ -65,12 +67,11 @@ class ClusterParams:
         return int(self.cores.size)
 
 
-def params_from_scenario(scenario: Scenario, overrides: dict[str, tuple[int, float]] | None = None) -> ClusterParams:
-    """Build the engine's arrays from a scenario; ``overrides`` maps node name -> (cores, ram_gb)."""
-    overrides = overrides or {}
+def params_from_scenario(scenario: Scenario) -> ClusterParams:
+    """Build the engine's arrays from a scenario (the run's current view of it)."""
     nodes = scenario.nodes
-    cores = np.array([overrides.get(n.name, (n.cores, n.ram_gb))[0] for n in nodes], dtype=np.int64)
-    ram_gb = np.array([overrides.get(n.name, (n.cores, n.ram_gb))[1] for n in nodes], dtype=float)
+    cores = np.array([n.cores for n in nodes], dtype=np.int64)
+    ram_gb = np.array([n.ram_gb for n in nodes], dtype=float)
     memory_mb = scenario.workload.memory_mb
     return ClusterParams(
         cores=cores,
@@ -130,7 +131,7 @@ class Streams:
     @classmethod
     def from_seed(cls, seed: int) -> Streams:
         a, w, r, thin = np.random.SeedSequence(seed).spawn(4)  # children depend on their index only
-        arrivals = PoissonArrivals(np.random.default_rng(a), np.random.default_rng(thin))
+        arrivals = PoissonArrivals(a, thin)
         return cls(arrivals, np.random.default_rng(w), np.random.default_rng(r))
 
 
@@ -663,30 +664,44 @@ def service_capacity_rps(params: ClusterParams, up: np.ndarray | None = None) ->
 
 # --- the facade --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A copy of a Simulation's state at time ``t`` (s), taken at the end of a step, before the
+    timeline's actions at ``t``: ``Simulation.restore`` continues from it exactly."""
+
+    t: float
+    scenario: Scenario
+    params: ClusterParams
+    saved: tuple
+
+
 class Simulation:
     """A scenario running in the engine: step it, fail and recover nodes, edit it live.
 
     ``seed`` None takes the scenario's. ``trace`` replays recorded arrivals instead of drawing
     them. ``record`` keeps every request (see ``request_log``), for tests and exports.
+    ``events`` is the run's timeline (default: the scenario's events); ``scenario`` is the run's
+    current view of the cluster, changed by the timeline's events as they happen.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, trace: Trace | None = None,
-                 record: bool = False, window_s: float = WINDOW_S):
+                 record: bool = False, window_s: float = WINDOW_S, events: list[Event] | None = None):
         kernel.warm_up()
-        self._scenario = scenario
+        self._base = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.trace = trace
         self.record = record
         self.window_s = window_s
         if trace is not None and trace.node is not None and trace.node.size and trace.node.max() >= len(scenario.nodes):
             raise ScenarioError(f"trace: node {int(trace.node.max())} is not in 0..{len(scenario.nodes) - 1}")
+        self.events: list[Event] = sorted(scenario.events if events is None else events, key=lambda e: e.at_s)
         self.reset()
 
     # state --------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Back to t = 0: all nodes up and empty, the same seed, the current scenario."""
-        self._overrides: dict[str, tuple[int, float]] = {}
-        self._resized: dict[int, Node] = {}  # node index -> its spec after a resize event, not yet in params
+        """Back to t = 0: all nodes up and empty, the same seed, the scenario as it began."""
+        self._scenario = self._base
+        self._resized: dict[int, Node] = {}  # node index -> its spec after a resize event, not yet applied
         self._timer_due = True
         self.params = params_from_scenario(self._scenario)
         self.state = initial_state(self.params)
@@ -694,12 +709,31 @@ class Simulation:
         self._latency = LatencyWindow(self.window_s)
         self._outcomes = CountWindow(3, self.window_s)
         self._recorder = _Recorder() if self.record else None
-        self._events = sorted(self._scenario.events, key=lambda e: e.at_s)
-        self._next_event = 0
+        self.next_event = 0  # events[:next_event] have happened
         self._acc = StepAccumulator.start(self.state, self.params.n)
+
+    def checkpoint(self) -> Checkpoint:
+        """A copy of everything that changes, to ``restore`` later (not the request log)."""
+        self._apply_resizes()
+        scratch, self.state.scratch = self.state.scratch, Scratch()  # work buffers: not state
+        try:
+            saved = copy.deepcopy((self.state, self.streams, self._latency, self._outcomes, self._acc))
+        finally:
+            self.state.scratch = scratch
+        return Checkpoint(self.state.t, self._scenario, self.params, saved)
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint``: the events of ``events`` at or after its time are still to come."""
+        self.state, self.streams, self._latency, self._outcomes, self._acc = copy.deepcopy(checkpoint.saved)
+        self._scenario, self.params = checkpoint.scenario, checkpoint.params
+        self._resized = {}
+        self._recorder = _Recorder() if self.record else None
+        self.next_event = bisect.bisect_left([e.at_s for e in self.events], checkpoint.t)
 
     @property
     def scenario(self) -> Scenario:
+        """The cluster as it runs now: resize, add and remove events included."""
+        self._apply_resizes()
         return self._scenario
 
     @property
@@ -725,16 +759,26 @@ class Simulation:
         """Advance ``dt`` seconds of simulated time and return the step's Snapshot."""
         if not dt > 0:
             raise ValueError(f"dt: {dt} must be > 0 seconds")
-        t_stop = self.state.t + dt
+        return self.step_to(self.state.t + dt)
+
+    def step_to(self, t_stop: float) -> Snapshot:
+        """Advance to time ``t_stop`` (s) and return the step's Snapshot.
+
+        Events at or after the step's start and before ``t_stop`` happen at their times; one at
+        exactly ``t_stop`` happens at the start of the next step, as a user's action at the end of
+        a step does, so a run replayed from its timeline matches the live run step for step.
+        """
+        if not t_stop > self.state.t:
+            raise ValueError(f"t_stop: {t_stop} must be after the current time {self.state.t} s")
         self._timer_due = True  # the first event of a step always brings time (and timers) up to it
-        while self._next_event < len(self._events) and self._events[self._next_event].at_s <= t_stop:
-            event = self._events[self._next_event]
+        while self.next_event < len(self.events) and self.events[self.next_event].at_s < t_stop:
+            event = self.events[self.next_event]
             at = max(event.at_s, self.state.t)
             if at > self.state.t or self._timer_due:  # the same instant: nothing to fire, skip O(n) work
                 self._advance(at)
                 self._timer_due = False
             self._apply_event(event)
-            self._next_event += 1
+            self.next_event += 1
         self._advance(t_stop)
         snap = finish_step(self.state, self.params, self._acc, self._latency, self._outcomes)
         self._acc = StepAccumulator.start(self.state, self.params.n)
@@ -746,39 +790,88 @@ class Simulation:
         while self.state.t < end - 1e-12:
             yield self.step(min(dt, end - self.state.t))
 
+    def apply_due(self) -> None:
+        """Apply the events at or before now that have not happened yet."""
+        while self.next_event < len(self.events) and self.events[self.next_event].at_s <= self.state.t:
+            self._apply_event(self.events[self.next_event])
+            self.next_event += 1
+
+    def act(self, event: Event) -> None:
+        """Do ``event`` now (its ``at_s`` is the current time) and add it to the timeline after what is due."""
+        if event.at_s != self.state.t:
+            raise ValueError(f"at_s: an action happens now ({self.state.t} s), not at {event.at_s} s")
+        self.apply_due()
+        self._apply_event(event)  # raises ScenarioError before the timeline changes if it cannot happen
+        self._apply_resizes()
+        self.events.insert(self.next_event, event)
+        self.next_event += 1
+
     def _advance(self, t_stop: float) -> None:
-        if self._resized:  # the resizes of the last instant, in one copy of the per-node arrays
-            self.params = params_with_nodes(self.params, self._resized, self._scenario.workload.memory_mb)
-            self._resized = {}
-            self._widen_cores()
+        self._apply_resizes()  # those of the last instant, before time moves
         advance(self.state, self.params, self.streams, t_stop, self._acc, self.trace, self._recorder)
 
-    def _node_index(self, name: str) -> int | None:
-        """Index of the node called ``name`` now, or None; a dict, rebuilt when the nodes change."""
+    def _node_index(self, name: str) -> int:
+        """Index of the node called ``name`` now (a dict, rebuilt when the nodes change); raises ScenarioError."""
         nodes = self._scenario.nodes
         if getattr(self, "_indexed_nodes", None) is not nodes:
             self._index_of = {node.name: i for i, node in enumerate(nodes)}
             self._indexed_nodes = nodes
-        return self._index_of.get(name)
-
-    def _apply_event(self, event) -> None:
-        j = self._node_index(event.node)
+        j = self._index_of.get(name)
         if j is None:
-            return  # the node was deleted in the editor
-        if event.action == "fail":
-            self.fail(j)
-            self._timer_due |= self.params.health_check_s == 0
-        elif event.action == "recover":
-            self.recover(j)
-            self._timer_due |= bool(self.params.restart_s[j] == 0)
-        else:
-            node = self._scenario.nodes[j]
-            cores, ram = self._overrides.get(node.name, (node.cores, node.ram_gb))
-            self._overrides[node.name] = (event.cores or cores, event.ram_gb or ram)
-            # params change at the next _advance, before time moves: a restart reads only restart_s
-            self._resized[j] = node.model_copy(update={"cores": event.cores or cores, "ram_gb": event.ram_gb or ram})
-            self._timer_due |= bool(self.params.restart_s[j] == 0)
-            restart_node(self.state, self.params, j, self._acc, self._recorder)
+            raise ScenarioError(f"node: {name!r} is not the name of a node")
+        return j
+
+    def _apply_resizes(self) -> None:
+        """Apply the resizes of the last instant: one copy of the node list and per-node arrays for all."""
+        if not self._resized:
+            return
+        nodes = list(self._scenario.nodes)
+        for j, node in self._resized.items():
+            nodes[j] = node
+        self._scenario = self._scenario.model_copy(update={"nodes": nodes})
+        self.params = params_with_nodes(self.params, self._resized, self._scenario.workload.memory_mb)
+        self._resized = {}
+        self._widen_cores()
+
+    def _apply_event(self, event: Event) -> None:
+        action = event.action
+        if action in ("fail", "recover", "resize"):  # the common, cheap ones: cost independent of the cluster's size
+            j = self._node_index(event.node)
+            if action == "fail":
+                self.fail(j)
+                self._timer_due |= self.params.health_check_s == 0
+            elif action == "recover":
+                self.recover(j)
+                self._timer_due |= bool(self.params.restart_s[j] == 0)
+            else:  # resize: always a restart, even to the same size; params change before time moves
+                node = self._resized.get(j) or self._scenario.nodes[j]
+                self._resized[j] = node.model_copy(update={"cores": event.cores or node.cores,
+                                                           "ram_gb": event.ram_gb or node.ram_gb})
+                restart_node(self.state, self.params, j, self._acc, self._recorder)  # reads only restart_s
+                self._timer_due |= bool(self.params.restart_s[j] == 0)
+            return
+        self._apply_resizes()
+        self._timer_due = True
+        if action == "add":
+            self.add_node(event.spec)
+            return
+        if action == "set_rate":
+            self.set_workload(self._scenario.workload.model_copy(update={"rate": event.rate}))
+            return
+        if action == "set_policy":
+            self.set_balancer(self._scenario.balancer.model_copy(update={"policy": event.policy}))
+            return
+        if action == "set_workload":
+            self.set_workload(event.workload)
+            return
+        if action == "set_balancer":
+            self.set_balancer(event.balancer)
+            return
+        j = self._node_index(event.node)
+        if action == "remove":
+            self.remove_node(j)
+        else:  # set_node
+            self.update_node(j, event.spec)
 
     # node actions ----------------------------------------------------------------------------
     def _check(self, i: int) -> int:
@@ -803,7 +896,7 @@ class Simulation:
 
     # edits --------------------------------------------------------------------------------
     def _rebuild(self) -> None:
-        self.params = params_from_scenario(self._scenario, self._overrides)
+        self.params = params_from_scenario(self._scenario)
         self._widen_cores()
 
     def _widen_cores(self) -> None:
@@ -824,7 +917,6 @@ class Simulation:
         nodes = list(self._scenario.nodes)
         nodes[i] = node
         restart = (node.cores, node.ram_gb) != (old.cores, old.ram_gb)
-        self._overrides.pop(old.name, None)
         self._replace_nodes(nodes)
         self._rebuild()
         if restart:
@@ -864,8 +956,7 @@ class Simulation:
         node = s.pool.node
         node[:] = np.where(node == i, -1, np.where(node > i, node - 1, node))
         nodes = list(self._scenario.nodes)
-        removed = nodes.pop(i)
-        self._overrides.pop(removed.name, None)
+        nodes.pop(i)
         self._replace_nodes(nodes)
         self._rebuild()
         self._acc.node_offered = np.delete(self._acc.node_offered, i)

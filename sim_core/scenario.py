@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
 from sim_core.errors import ScenarioError
 from sim_core.safe_text import cut
@@ -128,21 +128,117 @@ class Workload(BaseModel):
     data_kb: Annotated[float, Field(ge=0.0, le=1_000_000.0)] = 4.0
 
 
+EVENT_ACTIONS: tuple[str, ...] = ("fail", "recover", "resize", "set_node", "add", "remove",
+                                  "set_rate", "set_policy", "set_workload", "set_balancer")
+# which optional fields each action takes (``node`` names the node; ``add`` names it by ``spec.name``)
+_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "fail": ("node",), "recover": ("node",), "resize": ("node", "cores", "ram_gb"), "set_node": ("node", "spec"),
+    "add": ("spec",), "remove": ("node",), "set_rate": ("rate",), "set_policy": ("policy",),
+    "set_workload": ("workload",), "set_balancer": ("balancer",),
+}
+_EVENT_REQUIRED: dict[str, tuple[str, ...]] = {
+    "fail": ("node",), "recover": ("node",), "resize": ("node",), "set_node": ("node", "spec"), "add": ("spec",),
+    "remove": ("node",), "set_rate": ("rate",), "set_policy": ("policy",), "set_workload": ("workload",),
+    "set_balancer": ("balancer",),
+}
+_EVENT_OPTIONAL = ("node", "cores", "ram_gb", "spec", "rate", "policy", "workload", "balancer")
+
+
 class Event(BaseModel):
-    """Something done to a node at time ``at_s``: fail it, recover it, or resize it."""
+    """Something done to the run at time ``at_s`` (s): a scenario's scripted event or a user's action.
+
+    ``fail``/``recover``/``remove`` a ``node``; ``resize`` it (``cores`` and/or ``ram_gb``, restarts it);
+    ``set_node`` gives it a whole new ``spec``; ``add`` a node (``spec``, booted like a restart);
+    ``set_rate`` (requests/s), ``set_policy``, ``set_workload`` and ``set_balancer`` change the traffic or
+    the balancer from then on. ``reason`` says why (an autoscaler's decision, say); it changes nothing.
+    """
 
     model_config = _model_config()
     at_s: Annotated[float, Field(ge=0.0, le=1e7)]
-    action: Literal["fail", "recover", "resize"]
-    node: Annotated[str, Field(min_length=1, max_length=40)]
+    action: Literal["fail", "recover", "resize", "set_node", "add", "remove",
+                    "set_rate", "set_policy", "set_workload", "set_balancer"]
+    node: Annotated[str, Field(min_length=1, max_length=40)] | None = None
     cores: Annotated[int, Field(ge=1, le=256)] | None = None
     ram_gb: Annotated[float, Field(ge=0.125, le=4096.0)] | None = None
+    spec: Node | None = None
+    rate: Annotated[float, Field(ge=0.0, le=MAX_RATE)] | None = None
+    policy: Policy | None = None
+    workload: Workload | None = None
+    balancer: Balancer | None = None
+    reason: Annotated[str, Field(max_length=200)] = ""
 
     @model_validator(mode="after")
-    def _resize_has_spec(self) -> Event:
+    def _fields_fit_action(self) -> Event:
+        allowed = _EVENT_FIELDS[self.action]
+        for name in _EVENT_REQUIRED[self.action]:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: missing; a {self.action} event needs it")
+        for name in _EVENT_OPTIONAL:
+            extra = name not in allowed and not (name == "node" and self.action == "add")
+            if extra and getattr(self, name) is not None:
+                raise ValueError(f"{name}: a {self.action} event does not take it")
         if self.action == "resize" and self.cores is None and self.ram_gb is None:
             raise ValueError("a resize needs cores or ram_gb")
+        if self.action == "add" and self.node is not None and self.node != self.spec.name:
+            raise ValueError(f"node: {self.node!r} differs from spec.name {self.spec.name!r}")
+        if self.action == "set_node" and self.spec.name != self.node:
+            raise ValueError(f"spec.name: {self.spec.name!r} differs from node {self.node!r} (no renaming in events)")
         return self
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_set(self, handler: Any) -> dict[str, Any]:
+        """Files hold only the fields an action uses: no ``null``s, no empty reason."""
+        data = handler(self)
+        return {k: v for k, v in data.items() if v is not None and not (k == "reason" and v == "")}
+
+    @property
+    def target(self) -> str | None:
+        """The name of the node the event is about (None for traffic and balancer changes)."""
+        return self.spec.name if self.action == "add" else self.node
+
+    def describe(self) -> str:
+        """One line for a tooltip or a log, e.g. ``20.0 s: fail node-3``."""
+        what = {
+            "resize": lambda: f"resize {self.node}" + "".join(
+                f" {k}={_num(v)}" for k, v in (("cores", self.cores), ("ram_gb", self.ram_gb)) if v is not None),
+            "set_node": lambda: f"change {self.node} ({self.spec.spec_label()})",
+            "add": lambda: f"add {self.spec.name} ({self.spec.spec_label()})",
+            "set_rate": lambda: f"set rate to {_num(self.rate)} req/s",
+            "set_policy": lambda: f"set policy to {self.policy}",
+            "set_workload": lambda: "change the traffic",
+            "set_balancer": lambda: f"change the balancer ({self.balancer.policy}, "
+                                    f"health check {_num(self.balancer.health_check_s)} s)",
+        }.get(self.action, lambda: f"{self.action} {self.node}")()
+        return f"{self.at_s:.1f} s: {what}" + (f" ({self.reason})" if self.reason else "")
+
+
+def timeline_problems(nodes: list[str], events: list[Event]) -> list[str]:
+    """Check ``events`` against the cluster as it changes over time; one message per problem.
+
+    Events run in ``at_s`` order (ties in file order). ``nodes`` are the names at t = 0. A node must
+    exist when an event names it; ``add`` needs a new name; the cluster keeps 1..MAX_NODES nodes.
+    """
+    names = set(nodes)
+    problems = []
+    for i in sorted(range(len(events)), key=lambda k: events[k].at_s):
+        event = events[i]
+        name = event.target
+        if event.action == "add":
+            if name in names:
+                problems.append(f"events[{i}].spec.name: {name!r} is already the name of a node at "
+                                f"{_num(event.at_s)} s; names must be unique")
+            elif len(names) >= MAX_NODES:
+                problems.append(f"events[{i}]: a scenario may have at most {MAX_NODES} nodes")
+            else:
+                names.add(name)
+        elif name is not None and name not in names:
+            problems.append(f"events[{i}].node: {name!r} is not the name of a node at {_num(event.at_s)} s")
+        elif event.action == "remove":
+            if len(names) == 1:
+                problems.append(f"events[{i}]: removing {name!r} would leave no node; a scenario needs at least 1")
+            else:
+                names.discard(name)
+    return problems
 
 
 class Scenario(BaseModel):
@@ -167,9 +263,7 @@ class Scenario(BaseModel):
             if node.name in seen:
                 problems.append(f"nodes[{i}].name: {_fmt(node.name)} is used by another node; names must be unique")
             seen.add(node.name)
-        for i, event in enumerate(self.events):
-            if event.node not in seen:
-                problems.append(f"events[{i}].node: {_fmt(event.node)} is not the name of a node")
+        problems += timeline_problems([n.name for n in self.nodes], list(self.events))
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -47,14 +47,17 @@ class PoissonArrivals:
     uniforms from ``thin_rng``, one value per candidate each, and numpy draws such values one
     after another whatever the batch size; so the same seed gives the same arrivals whatever
     the step size, and a batch can be sized to the step. When the rate bound changes (an edit),
-    the process restarts at that instant, which a Poisson process allows (it is memoryless).
+    the process restarts at that instant, which a Poisson process allows (it is memoryless), from
+    fresh generators spawned from ``gap_seed`` and ``thin_seed``: the candidates drawn ahead are
+    dropped, and how many there were (which depends on the steps) does not shift what follows.
     """
 
     MAX_BATCH = 1 << 22  # candidates drawn at once (32 MB); longer steps draw several batches
 
-    def __init__(self, rng: np.random.Generator, thin_rng: np.random.Generator):
-        self.rng = rng
-        self.thin_rng = thin_rng
+    def __init__(self, gap_seed: np.random.SeedSequence, thin_seed: np.random.SeedSequence):
+        self._seeds = (gap_seed, thin_seed)
+        self.rng = np.random.default_rng(gap_seed)
+        self.thin_rng = np.random.default_rng(thin_seed)
         self._key: tuple[float, bool] | None = None
         self._times = np.empty(0)
         self._keep_u = np.empty(0)
@@ -65,6 +68,8 @@ class PoissonArrivals:
         bound = rate_bound(workload)
         thinned = workload.shape.kind != "constant"
         if self._key != (bound, thinned):
+            if self._key is not None:  # a restart: the n-th one draws from the n-th spawned streams
+                self.rng, self.thin_rng = (np.random.default_rng(seed.spawn(1)[0]) for seed in self._seeds)
             self._key = (bound, thinned)
             self._times, self._keep_u, self._last = np.empty(0), np.empty(0), t0
         if bound <= 0.0 or t1 <= t0:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sim_core.cli import CSV_COLUMNS, main
+from sim_core.cli import main
+from sim_core.metrics import CSV_COLUMNS
 from sim_core.scenario import builtin_names, builtin_path, resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,16 +173,16 @@ def test_an_interrupted_run_keeps_the_rows_so_far_and_leaves_no_temporary_file(c
 
     out_csv = tmp_path / "series.csv"
     out_csv.write_text("old contents\n", encoding="utf-8")
-    step = Simulation.step
+    step_to = Simulation.step_to
     calls = []
 
-    def step_then_ctrl_c(self, dt):
-        calls.append(dt)
+    def step_then_ctrl_c(self, t_stop):
+        calls.append(t_stop)
         if len(calls) > 25:  # in the third simulated second, rows already written
             raise KeyboardInterrupt
-        return step(self, dt)
+        return step_to(self, t_stop)
 
-    monkeypatch.setattr(Simulation, "step", step_then_ctrl_c)
+    monkeypatch.setattr(Simulation, "step_to", step_then_ctrl_c)
     code, _, err = run_cli(capsys, "run", "vertical-1cpu", "--seconds", "10", "--csv", str(out_csv))
     assert code == 130
     assert err.splitlines() == [f"kept the 2 rows written so far in {out_csv}", "interrupted"]
@@ -240,12 +241,13 @@ def test_gain_concurrency_cluster_holds_the_burst_one_4gb_node_does_not(capsys, 
 def test_gain_fault_tolerance_six_of_seven_carry_on(capsys, tmp_path):
     rows = run_rows(capsys, tmp_path, "gain-fault-tolerance", 90)
     by_t = {int(r["t_s"]): r for r in rows}
-    assert all(by_t[t]["nodes_up"] == 7 for t in range(1, 30))
-    assert all(by_t[t]["nodes_up"] == 6 for t in range(30, 70))
+    # the fail event at 30.0 s happens after the row ending at 30 s, as a click at that instant would
+    assert all(by_t[t]["nodes_up"] == 7 for t in range(1, 31))
+    assert all(by_t[t]["nodes_up"] == 6 for t in range(31, 70))
     assert all(by_t[t]["nodes_up"] == 7 for t in range(71, 91))
     lost = {t: by_t[t]["lost_rps"] for t in by_t if by_t[t]["lost_rps"] > 0}
     # row t covers (t-1, t]: the requests in node-4 at t = 30, then its share until the 3 s health check
-    assert lost and min(lost) >= 30 and max(lost) <= 33
+    assert lost and min(lost) == 31 and max(lost) <= 33
     during = [by_t[t] for t in range(40, 60)]
     assert sum(r["served_rps"] for r in during) / len(during) == pytest.approx(42, rel=0.1)
     assert all(r["availability"] == 1 for r in during)

@@ -91,20 +91,23 @@ def test_scenario_events_fail_and_recover_on_time():
     events = [{"at_s": 3.0, "action": "fail", "node": "n1"}, {"at_s": 8.0, "action": "recover", "node": "n1"}]
     sim = Simulation(scenario(n=2, events=events, restart=1.0, hc=0.5), seed=4)
     states = {round(s.t, 2): int(s.state[1]) for s in sim.run(12, dt=0.5)}
-    assert states[2.5] == UP and states[3.0] == DOWN and states[7.5] == DOWN
+    # an event at a step's end happens at the start of the next step, as a user's click does
+    assert states[3.0] == UP and states[3.5] == DOWN and states[8.0] == DOWN
     assert states[8.5] == RESTARTING and states[9.0] == UP
 
 
 def test_resize_restarts_the_node_with_its_new_cores():
     events = [{"at_s": 5.0, "action": "resize", "node": "n0", "cores": 4, "ram_gb": 4.0}]
-    sim = Simulation(scenario(n=1, rate=15, cpu_ms=100, events=events, restart=2.0, hc=0.5), seed=3)
+    document = scenario(n=1, rate=15, cpu_ms=100, events=events, restart=2.0, hc=0.5)
+    sim = Simulation(document, seed=3)
     snaps = list(sim.run(30, dt=0.5))
     assert sim.params.cores[0] == 4
     during = [s for s in snaps if 5.0 < s.t <= 7.5]
     assert all(s.served == 0 for s in during[1:])  # nothing served while it restarts
     assert all(s.rejected > 0 for s in during)  # no node in rotation: the balancer answers 503
     assert snaps[-1].utilization[0] < 0.6  # 15 req/s on 4 cores of 10 req/s each
-    assert sim.scenario.nodes[0].cores == 1  # the scenario (the user's document) keeps its spec
+    assert sim.scenario.nodes[0].cores == 4  # the run's view of the node changed
+    assert document.nodes[0].cores == 1  # the scenario it started from did not
 
 
 def test_ram_caps_in_flight_requests_and_rejects_the_rest():

@@ -129,7 +129,7 @@ def test_every_event_naming_a_missing_node_is_reported(capsys, tmp_path):
     events = [{"at_s": 1, "action": "fail", "node": "x"}, {"at_s": 2, "action": "recover", "node": "y"}]
     path = write(tmp_path, json.dumps({"nodes": [{"name": "a"}], "events": events}))
     assert refused(capsys, "validate", str(path)) == [
-        "events[0].node: 'x' is not the name of a node", "events[1].node: 'y' is not the name of a node"]
+        "events[0].node: 'x' is not the name of a node at 1 s", "events[1].node: 'y' is not the name of a node at 2 s"]
 
 
 def test_the_events_range_is_the_readmes_0_to_10000(capsys, tmp_path):

@@ -250,7 +250,50 @@ def test_wrong_container_types_are_named_plainly():
 def test_event_on_an_unknown_node():
     data = builtin_data()
     data["events"] = [{"at_s": 10.0, "action": "fail", "node": "node-9"}]
-    assert problems_of(data) == ["events[0].node: 'node-9' is not the name of a node"]
+    assert problems_of(data) == ["events[0].node: 'node-9' is not the name of a node at 10 s"]
+
+
+def test_timeline_events_follow_the_cluster_as_it_changes():
+    data = builtin_data()
+    spec = dict(data["nodes"][0], name="node-8")
+    data["events"] = [
+        {"at_s": 5.0, "action": "fail", "node": "node-8"},  # not added yet
+        {"at_s": 10.0, "action": "add", "spec": spec},
+        {"at_s": 12.0, "action": "fail", "node": "node-8"},
+        {"at_s": 20.0, "action": "remove", "node": "node-8"},
+        {"at_s": 30.0, "action": "recover", "node": "node-8"},  # gone again
+        {"at_s": 31.0, "action": "add", "spec": dict(spec, name="node-1")},  # taken
+        {"at_s": 32.0, "action": "set_rate"},  # no rate
+        {"at_s": 33.0, "action": "set_policy", "policy": "random", "node": "node-1"},
+    ]
+    assert problems_of(data) == [
+        "events[6].rate: missing; a set_rate event needs it",
+        "events[7].node: a set_policy event does not take it",
+    ]
+    del data["events"][6:]
+    assert problems_of(data) == [
+        "events[0].node: 'node-8' is not the name of a node at 5 s",
+        "events[4].node: 'node-8' is not the name of a node at 30 s",
+        "events[5].spec.name: 'node-1' is already the name of a node at 31 s; names must be unique",
+    ]
+
+
+def test_user_actions_round_trip_through_a_file(tmp_path):
+    data = builtin_data()
+    data["events"] = [
+        {"at_s": 1.5, "action": "set_rate", "rate": 80.0, "reason": "a test"},
+        {"at_s": 2.0, "action": "set_policy", "policy": "least_connections"},
+        {"at_s": 3.0, "action": "add", "spec": dict(data["nodes"][0], name="extra")},
+        {"at_s": 4.0, "action": "resize", "node": "extra", "cores": 4},
+        {"at_s": 5.0, "action": "remove", "node": "node-1"},
+    ]
+    scenario = validate_data(data)
+    save(scenario, tmp_path / "run.json")
+    again = load(tmp_path / "run.json")
+    assert again == scenario
+    assert [e.describe() for e in again.events[:2]] == [
+        "1.5 s: set rate to 80 req/s (a test)", "2.0 s: set policy to least_connections"]
+    assert "null" not in (tmp_path / "run.json").read_text()
 
 
 def test_duplicate_node_names():
