@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -56,9 +57,14 @@ def main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail
         return 141
     except OSError as exc:  # stdout could not be written: a full disk, /dev/full
+        if exc.errno not in _OUTPUT_ERRORS:
+            raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         _say(f"output: cannot be written ({exc.strerror or exc})")
         return 2
+
+
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF, errno.EPIPE}
 
 
 def _say(line: str) -> None:

@@ -8,8 +8,6 @@ bounds the last.
 
 from __future__ import annotations
 
-import unicodedata
-
 MAX_SHOWN = 60  # characters of a key, name or value shown in a message
 MAX_LINE = 400  # characters of one message line
 
@@ -30,7 +28,7 @@ def printable(text: str) -> str:
         return text
     out = []
     for char in text:
-        if char == " " or (char.isprintable() and unicodedata.category(char) not in ("Cs", "Cf")):
+        if char.isprintable():  # False for controls, format (bidi), line separators, surrogates
             out.append(char)
         else:
             out.append(_escape(char))
