@@ -34,6 +34,7 @@ from app.controller import SPEEDS, SimClock, SimController
 from app.history import to_csv
 from app.inspector import Inspector
 from app.overload_banner import OverloadBanner
+from sim_core.safe_io import atomic_writer, shown
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Node,
@@ -346,7 +347,7 @@ class MainWindow(QMainWindow):
         return self.save_to(Path(name)) if name else False
 
     def save_to(self, path: Path) -> bool:
-        """Write the scenario to ``path`` atomically (QSaveFile); on success it becomes the open file."""
+        """Write the scenario to ``path`` atomically (``_write``); on success it becomes the open file."""
         try:
             text = dumps(self.ctrl.document())
         except ScenarioError as exc:
@@ -361,11 +362,16 @@ class MainWindow(QMainWindow):
         return True
 
     def _write(self, path: Path, data: bytes) -> bool:
-        out = QSaveFile(str(path))
-        if out.open(QSaveFile.OpenModeFlag.WriteOnly) and out.write(data) == len(data) and out.commit():
-            return True
-        self.show_error("Cannot save", f"{path}: {out.errorString()}")
-        return False
+        """Write ``data`` (UTF-8 text) atomically as the CLI does (``sim_core.safe_io``): through
+        symlinks, keeping the file's mode, refusing devices, cleaning temporary files on SIGTERM
+        and those a killed save left behind."""
+        try:
+            with atomic_writer(path, newline="") as handle:
+                handle.write(data.decode("utf-8"))
+        except OSError as exc:
+            self.show_error("Cannot save", f"{shown(path)}: {exc.strerror or exc}")
+            return False
+        return True
 
     def export_csv(self, path: Path) -> bool:
         """The recorded time series (one row per engine step) as CSV."""

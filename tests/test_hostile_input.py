@@ -281,3 +281,22 @@ def test_stale_temporary_files_of_a_killed_save_go_on_the_next_save(tmp_path):
     assert len(list(tmp_path.iterdir())) == 3
     save(load(builtin_path("vertical-1cpu")), target)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.txt.tmp", "s.json"]
+
+
+def test_the_window_saves_as_the_cli_does_through_links_keeping_modes_refusing_devices(qtbot, qt_settings, tmp_path):
+    from app.window import MainWindow
+
+    win = MainWindow(load(builtin_path("vertical-1cpu")), None, qt_settings, tmp_path / "autosave")
+    qtbot.addWidget(win)
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    real.chmod(0o644)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert win.save_to(link)
+    assert link.is_symlink() and stat.S_IMODE(real.stat().st_mode) == 0o644 and load(real).name == "vertical-1cpu"
+    errors = []
+    win.show_error = lambda title, text: errors.append(text)
+    assert not win.export_csv(Path(os.devnull))
+    assert errors == [f"{os.devnull}: is a device, not a regular file"]
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
