@@ -87,11 +87,19 @@ class NodeItem(QGraphicsObject):
         self.setAcceptHoverEvents(True)
         self.set_node(node)
 
-    def set_node(self, node: Node) -> None:
+    def set_node(self, node: Node, changed: list[str] | None = None) -> None:
+        """Show ``node``'s specs; ``changed`` names the fields a timed event set (marked on the box)."""
         self.node = node
+        self.changed = [f for f in changed or [] if f != "added"]
+        note = f"\nChanged by a timed event: {', '.join(self.changed)}" if self.changed else ""
         self.setToolTip(f"{node.name}\n{node.spec_label()}\n{node.core_speed:g}x core speed · "
-                        f"${node.price_per_hour:g}/h\nClick to fail or recover (F or Space with the keyboard)")
+                        f"${node.price_per_hour:g}/h{note}\nClick to fail or recover (F or Space with the keyboard)")
         self.update()
+
+    @property
+    def spec_text(self) -> str:
+        """The spec line drawn on the box; ``⚡`` marks specs a timed event changed."""
+        return self.node.spec_label() + (" ⚡" if self.changed else "")
 
     def set_live(self, utilization: float, queue: int, state: int) -> None:
         """Show new live figures; repaints only when what is drawn changes."""
@@ -148,7 +156,7 @@ class NodeItem(QGraphicsObject):
         painter.setFont(font)
         painter.setPen(ink if dead else MUTED)
         line.translate(0, 21)
-        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.spec_label())
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.spec_text)
         line.translate(0, 22)
         self._paint_bar(painter, QRectF(line.left(), line.top() + 3, line.width() - 44, 13), heat, dead)
         painter.setPen(ink)
@@ -517,7 +525,7 @@ class ClusterScene(QGraphicsScene):
 
     def _on_node_changed(self, node_id: int) -> None:
         item = self.items_by_id[node_id]
-        item.set_node(self.ctrl.node(node_id))
+        item.set_node(self.ctrl.node(node_id), self.ctrl.changed_fields(node_id))
         if not self.arranged:
             item.setPos(item.node.x, item.node.y)
         self._on_state_changed(node_id)
@@ -553,13 +561,13 @@ class ClusterScene(QGraphicsScene):
         """Show the latest utilization (1 s average), queue and state on boxes ``first:stop`` (engine order)."""
         last = self.ctrl.last
         items = self.node_items()
-        states = self.ctrl.sim.node_state
+        states = self.ctrl.node_states()
         part = slice(first, stop)
         if last is None or last.queue.size != len(items):
             for item, state in zip(items[part], states[part], strict=True):
                 item.set_live(0.0, 0, int(state))
         else:
-            util = self.ctrl.history.recent_utilization()
+            util = self.ctrl.history.recent_utilization(self.ctrl.node_ids)
             for item, u, q, state in zip(items[part], util[part], last.queue[part], states[part], strict=True):
                 item.set_live(float(u), int(q), int(state))
         dead = np.concatenate(([False], states == DOWN))

@@ -1,7 +1,8 @@
 """Live pyqtgraph charts and the large-type readout of the current figures.
 
-Both read the controller's ``History`` (filled once per engine step) when the controller
-emits ``stepped``: one ``setData`` per curve per tick, over the rolling window only.
+Both read the session's ``History`` (filled once per engine step) through the controller when
+it emits ``stepped``: one ``setData`` per curve per tick, over the rolling window only. The
+timeline's events are markers on the time axis; a movable time cursor scrubs the run.
 """
 
 from __future__ import annotations
@@ -14,12 +15,24 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from app.controller import SimController
-from app.history import RATE_NAMES, History
-from sim_core.engine import DOWN
+from sim_core.metrics import RATE_NAMES, History, count_up
 
 WINDOW_S = 60.0  # simulated seconds shown
 PAGE_S = 5.0  # the shown window moves on by this much at a time
 MAX_HEAT_COLUMNS = 240
+MAX_MARKERS = 200  # timeline markers drawn (the newest)
+MARKER_SIGNS = {"fail": "✕", "recover": "↺", "add": "+", "remove": "−", "resize": "⇕", "set_node": "✎"}
+
+
+def marker_label(event) -> str:
+    """The short text on an event's marker: ``✕ node-3``, ``80 req/s``, ``least connections``."""
+    if event.action == "set_rate":
+        return f"{event.rate:g} req/s"
+    if event.action == "set_policy":
+        return event.policy.replace("_", " ")
+    if event.action in ("set_workload", "set_balancer"):
+        return "traffic" if event.action == "set_workload" else "balancer"
+    return f"{MARKER_SIGNS[event.action]} {event.target}"
 CURVES_UP_TO = 4  # more nodes than this: a heat strip (one row per node) instead of curves
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
@@ -53,6 +66,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         # repaint the rectangles of the curves that changed, not the whole widget with its axes
         self.setViewportUpdateMode(pg.QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.markers: list[pg.InfiniteLine] = []
+        self._marked: tuple = ()
+        self._next_marker_t = np.inf
         self.throughput = self._plot(0, 0, "Requests/s (1 s average)", "req/s", legend_columns=2)
         self.latency = self._plot(0, 1, "Latency (last 10 s)", "ms", legend_columns=3)
         self.utilization = self._plot(1, 0, "Utilization per node", "%")
@@ -76,13 +91,20 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.utilization.addItem(self.heat)
         for plot in (self.latency, self.utilization, self.queue, self.availability, self.cost):
             plot.setXLink(self.throughput)
+        # the time cursor: drag it to scrub the run (to any moment it has passed through)
+        self.cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen("#1d2733", width=2),
+                                      hoverPen=pg.mkPen("#1e88e5", width=4))
+        self.cursor.setToolTip("Drag to move the run back to an earlier moment; play on to replay it")
+        self.cursor.setZValue(20)
+        self.cursor.sigPositionChangeFinished.connect(lambda line: self.ctrl.jump(float(line.value())))
+        self.throughput.addItem(self.cursor)
         c = controller
         c.stepped.connect(lambda _snaps: self.refresh())
         c.scenario_replaced.connect(self.rebuild)
         c.node_added.connect(lambda _i: self.rebuild())
         c.node_removed.connect(lambda _i: self.rebuild())
         c.sim_reset.connect(self.rebuild)
-        c.node_state_changed.connect(self._mark_state_change)
+        c.timeline_changed.connect(self._update_markers)
         self.rebuild()
 
     def _plot(self, row: int, col: int, title: str, unit: str, legend_columns: int = 0) -> pg.PlotItem:
@@ -115,36 +137,51 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         for curve in self.node_curves:
             self.utilization.removeItem(curve)
         self.node_curves = []
+        self.curve_ids: list[int] = []
         self.heat.setVisible(n > CURVES_UP_TO)
         if n <= CURVES_UP_TO:
-            for k, node in enumerate(self.ctrl.scenario.nodes):
+            for k, node_id in enumerate(self.ctrl.node_ids):
                 pen = pg.mkPen(pg.intColor(k, hues=max(n, 7), maxValue=200), width=1.5)
-                self.node_curves.append(self.utilization.plot([], [], pen=pen, name=node.name))
+                self.node_curves.append(self.utilization.plot([], [], pen=pen, name=self.ctrl.node(node_id).name))
+                self.curve_ids.append(node_id)
             self.utilization.setLabel("left", "%")
             self.utilization.setYRange(0, 100.5, padding=0)
         else:
             self.utilization.setLabel("left", "node (row), green idle → red busy")
-            self.utilization.setYRange(0, n, padding=0)
         self.heat.clear()
-        if not self.ctrl.history.size:
-            for marker in self.markers:
-                self.throughput.removeItem(marker)
-            self.markers = []
+        self._update_markers()
         self.refresh()
 
-    def _mark_state_change(self, node_id: int) -> None:
-        """A vertical line on the throughput chart where the user failed or recovered a node."""
-        failed = self.ctrl.node_state(node_id) == DOWN
-        name = self.ctrl.node(node_id).name
-        line = pg.InfiniteLine(self.ctrl.sim.t, angle=90, movable=False,
-                               pen=pg.mkPen("#d32f2f" if failed else "#2e9d4f", width=1,
-                                            style=Qt.PenStyle.DotLine),
-                               label=("✕ " if failed else "↺ ") + name,
-                               labelOpts={"position": 0.7, "color": "#1d2733", "fill": (255, 255, 255, 200)})
-        self.throughput.addItem(line)
-        self.markers.append(line)
-        while len(self.markers) > 20:
-            self.throughput.removeItem(self.markers.pop(0))
+    def _update_markers(self) -> None:
+        """A vertical line on the throughput chart at each event of the timeline, with a tooltip.
+
+        Solid: the user's actions; dashed: the scenario's events; pale: events still ahead (when
+        the run is scrubbed back). Labels step down in turn so that neighbours do not overlap.
+        """
+        timeline = self.ctrl.timeline[-MAX_MARKERS:]
+        now = self.ctrl.t
+        key = tuple((id(e), e.at_s <= now) for e, _o in timeline)
+        if key == self._marked:
+            return
+        self._marked = key
+        for marker in self.markers:
+            self.throughput.removeItem(marker)
+        self.markers = []
+        ahead = [e.at_s for e, _o in timeline if e.at_s > now]
+        self._next_marker_t = min(ahead, default=np.inf)
+        for k, (event, origin) in enumerate(timeline):
+            bad = event.action in ("fail", "remove")
+            colour = pg.mkColor("#d32f2f" if bad else "#2e9d4f" if event.action in ("recover", "add") else "#5b6775")
+            if event.at_s > now:
+                colour.setAlpha(90)
+            style = Qt.PenStyle.DashLine if origin == "scenario" else Qt.PenStyle.SolidLine
+            line = pg.InfiniteLine(event.at_s, angle=90, movable=False, pen=pg.mkPen(colour, width=1.5, style=style),
+                                   label=marker_label(event),
+                                   labelOpts={"position": 0.9 - 0.2 * (k % 3), "color": colour,
+                                              "fill": (255, 255, 255, 220), "anchors": [(0, 0.5), (0, 0.5)]})
+            line.setToolTip(("Scenario event at " if origin == "scenario" else "Your action at ") + event.describe())
+            self.throughput.addItem(line)
+            self.markers.append(line)
 
     def refresh(self) -> None:
         """Redraw every curve from the history: the last ``window_s`` simulated seconds."""
@@ -154,6 +191,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             for curve in [*self.curves.values(), *self.node_curves]:
                 curve.setData([], [])
             self.throughput.setXRange(0, self.window_s, padding=0)
+            self.cursor.setValue(0.0)
             return
         k = window_start(t_all, self.window_s + PAGE_S)
         t = t_all[k:]
@@ -169,18 +207,26 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         cost = h.column("cost_per_hour")[k:]
         self.curves["cost"].setData(t, cost)
         _headroom(self.cost, cost)
-        if self.node_curves and h.n_nodes == len(self.node_curves):
+        if self.node_curves:
             util = h.smoothed_utilization(k)
-            for j, curve in enumerate(self.node_curves):
-                curve.setData(t, util[:, j] * 100.0)
-        elif self.heat.isVisible() and h.n_nodes:
-            util = h.utilization()[k:]
+            for node_id, curve in zip(self.curve_ids, self.node_curves, strict=True):
+                column = h.node_ids.index(node_id) if node_id in h.node_ids else None
+                curve.setData(t, util[:, column] * 100.0 if column is not None else np.full(t.size, np.nan),
+                              connect="finite")
+        elif self.heat.isVisible() and h.node_ids:
+            util = np.nan_to_num(h.utilization()[k:])
             cols = heat_columns(util, MAX_HEAT_COLUMNS)
             self.heat.setImage(cols, autoLevels=False)
             self.heat.setRect(QRectF(t[0], 0, max(t[-1] - t[0], 1e-6), util.shape[1]))
+            if self.utilization.viewRange()[1][1] != util.shape[1]:
+                self.utilization.setYRange(0, util.shape[1], padding=0)
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
         if self.throughput.viewRange()[0][1] != right:
             self.throughput.setXRange(right - self.window_s, right, padding=0)
+        if self.ctrl.t >= self._next_marker_t:  # replaying past an event: draw it as done
+            self._update_markers()
+        if not self.cursor.moving and self.cursor.value() != t[-1]:
+            self.cursor.setValue(float(t[-1]))
 
 
 def _headroom(plot: pg.PlotItem, *series: np.ndarray) -> None:
@@ -271,8 +317,8 @@ class Readout(QWidget):
 
     def refresh(self) -> None:
         snap = self.ctrl.last
-        states = self.ctrl.sim.node_state
-        figures: dict[str, float | str] = {"nodes_up": f"{int((states == 0).sum())}/{states.size}"}
+        states = self.ctrl.node_states()
+        figures: dict[str, float | str] = {"nodes_up": f"{count_up(states)}/{states.size}"}
         if snap is None:
             figures.update({key: math.nan for key, _c, _u in READOUT if key != "nodes_up"})
         else:
@@ -288,4 +334,5 @@ class Readout(QWidget):
             text = format_figure(key, value)
             if self.labels[key].text() != text:
                 self.labels[key].setText(text)
-        self.time_label.setText(f"t = {self.ctrl.sim.t:.1f} s")
+        self.time_label.setText(f"t = {self.ctrl.t:.1f} s" + (
+            f" (replaying; run reached {self.ctrl.head_t:.1f} s)" if self.ctrl.t < self.ctrl.head_t else ""))

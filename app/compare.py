@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 from app.canvas import ClusterScene, ClusterView
 from app.charts import COLOURS, PAGE_S, WINDOW_S, Readout, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
-from app.history import RATE_NAMES
 from sim_core.engine import DOWN
+from sim_core.metrics import RATE_NAMES
 from sim_core.scenario import Event, Scenario, resolve
 
 LESSONS = (  # title, vertical built-in, horizontal built-in

@@ -1,9 +1,11 @@
-"""The document behind a window: a running Simulation, its file and its undoable edits.
+"""The undo stack of a window and the relay of its session's changes to Qt signals.
 
-``SimController`` owns the engine (``sim_core.engine.Simulation``) and a QUndoStack. Views
-never touch the engine: they call the controller, which pushes a QUndoCommand, and redraw on
-its signals. Signals carry stable node ids (ints that survive adds, deletes and undo), not
-indices, which shift. ``SimClock`` drives one or more controllers from a single QTimer.
+``SimController`` owns a ``sim_core.session.Session`` (the document and its run) and a
+QUndoStack. Views never touch the engine: they read the session through the controller,
+call it to edit, which pushes a QUndoCommand, and redraw on its signals. Signals carry stable
+node ids (ints that survive adds, deletes and undo), not indices, which shift. An edit made
+while the run is scrubbed back starts a new branch; undoing it brings the old future back.
+``SimClock`` drives one or more controllers from a single QTimer.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pydantic import ValidationError
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.history import History
 from app.layout import GAP, box_size, spread_if_overlapping
-from sim_core.engine import Simulation, Snapshot
-from sim_core.scenario import Balancer, Node, Scenario, ScenarioError, Workload, validate_data
+from sim_core.engine import Snapshot
+from sim_core.metrics import History
+from sim_core.scenario import Balancer, Event, Node, Scenario, ScenarioError, Workload, validate_data
+from sim_core.session import Future, Session
 
 STEP_S = 0.05  # simulated seconds per engine step at normal speeds
 MAX_STEPS_PER_TICK = 4  # above this, steps get longer rather than more numerous
@@ -43,9 +46,9 @@ def validated_node(scenario: Scenario, index: int, **changes: object) -> Node:
 
 
 class SimController(QObject):
-    """One scenario being simulated and edited. Node ids are ints, stable for the document's life."""
+    """One session being simulated and edited, relayed to Qt. Node ids are ints, stable for its life."""
 
-    scenario_replaced = Signal()  # a new document (open, new): rebuild every view
+    scenario_replaced = Signal()  # a new document (open, new, reset): rebuild every view
     node_added = Signal(int)  # id
     node_removed = Signal(int)  # id
     node_changed = Signal(int)  # id: specs or position
@@ -53,32 +56,35 @@ class SimController(QObject):
     balancer_changed = Signal()
     workload_changed = Signal()
     stepped = Signal(list)  # the Snapshots of one tick, oldest first (already in ``history``)
-    sim_reset = Signal()  # time is back at 0
+    sim_reset = Signal()  # the run moved to another time (reset to 0, or scrubbed): redraw everything
+    timeline_changed = Signal()  # an action was recorded, or a branch dropped or restored
     path_changed = Signal()
 
     def __init__(self, scenario: Scenario, path: Path | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.sim: Simulation
-        self.history = History(len(scenario.nodes))
-        self.last: Snapshot | None = None
-        self._load(scenario, path)
+        self.session = Session(spread_if_overlapping(scenario))
+        self.path = path
+        sig = self.session.signals
+        sig.document_replaced.connect(self.scenario_replaced.emit)
+        sig.node_added.connect(self.node_added.emit)
+        sig.node_removed.connect(self.node_removed.emit)
+        sig.node_changed.connect(self.node_changed.emit)
+        sig.node_state_changed.connect(self.node_state_changed.emit)
+        sig.balancer_changed.connect(self.balancer_changed.emit)
+        sig.workload_changed.connect(self.workload_changed.emit)
+        sig.stepped.connect(self.stepped.emit)
+        sig.jumped.connect(self.sim_reset.emit)
+        sig.timeline_changed.connect(self.timeline_changed.emit)
 
     # document -------------------------------------------------------------------------------
-    def _load(self, scenario: Scenario, path: Path | None) -> None:
-        self.sim = Simulation(spread_if_overlapping(scenario))
-        self.path = path
-        self._ids = list(range(len(scenario.nodes)))
-        self._next_id = len(scenario.nodes)
-        self.history.clear(len(scenario.nodes))
-        self.last = None
-
     def replace(self, scenario: Scenario, path: Path | None = None) -> None:
-        """Open another scenario: a new simulation, empty undo history, clean state."""
-        self._load(scenario, path)
+        """Open another scenario: a new run, empty undo history, clean state."""
+        self.path = path
         self.undo_stack.clear()
+        self.session.load(spread_if_overlapping(scenario))
         self.undo_stack.setClean()
-        self.scenario_replaced.emit()
+        self.sim_reset.emit()
         self.path_changed.emit()
 
     def set_path(self, path: Path | None) -> None:
@@ -88,46 +94,93 @@ class SimController(QObject):
 
     @property
     def scenario(self) -> Scenario:
-        return self.sim.scenario
+        """The run's current view of the scenario (a resize event shows)."""
+        return self.session.scenario
 
     def document(self) -> Scenario:
         """The scenario to save, validated; events of deleted nodes are dropped."""
-        scenario = self.sim.scenario
-        names = {n.name for n in scenario.nodes}
-        data = scenario.model_dump(mode="json")
-        data["events"] = [e for e in data["events"] if e["node"] in names]
-        return validate_data(data)
+        return self.session.document_to_save()
+
+    def run_scenario(self) -> Scenario:
+        """The run so far as a scenario whose events are its timeline (Save run as)."""
+        return self.session.run_scenario()
+
+    def export_csv(self, handle) -> int:
+        """Write the run's per-second CSV to a text file (equal to ``scalelab run --csv`` of the run)."""
+        return self.session.export_csv(handle)
 
     @property
     def modified(self) -> bool:
         return not self.undo_stack.isClean()
 
-    # ids -------------------------------------------------------------------------------------
+    # what views read --------------------------------------------------------------------------
+    @property
+    def history(self) -> History:
+        return self.session.history
+
+    @property
+    def last(self) -> Snapshot | None:
+        return self.session.last
+
+    @property
+    def t(self) -> float:
+        """Simulated time now (s)."""
+        return self.session.t
+
+    @property
+    def head_t(self) -> float:
+        """The newest moment of the run (s); ``t`` is earlier when scrubbed back."""
+        return self.session.head_t
+
+    @property
+    def timeline(self) -> list[tuple[Event, str]]:
+        """The run's events with their origin ("scenario" or "user"), in time order."""
+        return self.session.timeline
+
     @property
     def node_ids(self) -> list[int]:
-        """Ids in engine order (index i of the engine is ``node_ids[i]``)."""
-        return list(self._ids)
+        """Ids of the run's nodes in engine order."""
+        return self.session.node_ids
 
     def index_of(self, node_id: int) -> int:
-        return self._ids.index(node_id)
+        return self.session.index_of(node_id)
 
     def node(self, node_id: int) -> Node:
-        return self.sim.scenario.nodes[self.index_of(node_id)]
+        """The run's current view of a node."""
+        return self.session.node(node_id)
+
+    def changed_fields(self, node_id: int) -> list[str]:
+        """Spec fields a timed event changed in the run (the document keeps its values)."""
+        return self.session.changed_fields(node_id)
 
     def node_state(self, node_id: int) -> int:
         """UP, DOWN or RESTARTING (``sim_core.engine`` codes)."""
-        return int(self.sim.node_state[self.index_of(node_id)])
+        return self.session.node_state(node_id)
+
+    def node_states(self) -> np.ndarray:
+        """The state of every node in engine order, shape (n_nodes,), int8."""
+        return self.session.sim.node_state
 
     def id_by_name(self, name: str) -> int:
-        return self._ids[self.sim.scenario.node_index(name)]
+        return self.session.id_by_name(name)
 
     # undoable edits --------------------------------------------------------------------------
+    def _push(self, command: QUndoCommand) -> None:
+        """Push an edit; in a scrubbed-back run, after a branch (one undo step for both)."""
+        if not self.session.replaying:
+            self.undo_stack.push(command)
+            return
+        self.undo_stack.beginMacro(command.text())
+        self.undo_stack.push(_Branch(self))
+        self.undo_stack.push(command)
+        self.undo_stack.endMacro()
+
     def set_node(self, node_id: int, node: Node, text: str = "Edit node", merge_key: str = "") -> None:
         """Replace a node's specs or position (undoable). A change of cores or RAM restarts it."""
         old = self.node(node_id)
         if node == old:
             return
-        self.undo_stack.push(_EditNode(self, node_id, old, node, text, merge_key))
+        self._push(_EditNode(self, node_id, old, node, text, merge_key))
 
     def set_node_field(self, node_id: int, field: str, value: object) -> None:
         """Set one field of a node (``cores``, ``ram_gb`` ...); consecutive edits of it merge in undo."""
@@ -135,7 +188,7 @@ class SimController(QObject):
         if getattr(old, field) == value:
             return
         label = field.replace("_", " ")
-        new = validated_node(self.sim.scenario, self.index_of(node_id), **{field: value})
+        new = validated_node(self.scenario, self.index_of(node_id), **{field: value})
         self.set_node(node_id, new, f"Set {label} of {old.name}", field)
 
     def move_nodes(self, moves: list[tuple[int, float, float]]) -> None:
@@ -151,13 +204,12 @@ class SimController(QObject):
 
     def add_node(self, template: Node | None = None, x: float | None = None, y: float | None = None) -> int:
         """Add a node like ``template`` (default: a copy of the last node) with a fresh name; returns its id."""
-        base = template or self.sim.scenario.nodes[-1]
+        base = template or self.scenario.nodes[-1]
         if x is None or y is None:
             x, y = self._free_spot()
         node = base.model_copy(update={"name": self._fresh_name(base.name), "x": x, "y": y})
-        command = _AddNode(self, node, self._next_id)
-        self._next_id += 1
-        self.undo_stack.push(command)
+        command = _AddNode(self, node)
+        self._push(command)
         return command.node_id
 
     def duplicate_nodes(self, ids: list[int]) -> list[int]:
@@ -171,68 +223,39 @@ class SimController(QObject):
 
     def remove_nodes(self, ids: list[int]) -> None:
         """Delete nodes (one undo step). The last node cannot be deleted: raises ScenarioError."""
-        ids = [i for i in ids if i in self._ids]
+        ids = [i for i in ids if i in self.node_ids]
         if not ids:
             return
-        if len(ids) >= len(self._ids):
+        if len(ids) >= len(self.node_ids):
             raise ScenarioError("nodes: a scenario needs at least 1 node")
         self.undo_stack.beginMacro("Delete nodes" if len(ids) > 1 else f"Delete {self.node(ids[0]).name}")
         for node_id in ids:
-            self.undo_stack.push(_RemoveNode(self, node_id))
+            self._push(_RemoveNode(self, node_id))
         self.undo_stack.endMacro()
 
     def set_balancer(self, balancer: Balancer) -> None:
         """Change the routing policy or health-check interval (undoable)."""
-        if balancer != self.sim.scenario.balancer:
-            self.undo_stack.push(_SetPart(self, "balancer", self.sim.scenario.balancer, balancer))
+        if balancer != self.scenario.balancer:
+            self._push(_SetPart(self, "balancer", self.scenario.balancer, balancer))
 
     def set_workload(self, workload: Workload) -> None:
         """Change the traffic (undoable); consecutive edits of the same field merge."""
-        old = self.sim.scenario.workload
+        old = self.scenario.workload
         if workload != old:
-            self.undo_stack.push(_SetPart(self, "workload", old, workload))
+            self._push(_SetPart(self, "workload", old, workload))
 
     def set_part_field(self, part: str, field: str, value: object) -> None:
         """Set one field of ``balancer`` or ``workload``, validated (ScenarioError on a bad value)."""
-        old = getattr(self.sim.scenario, part)
+        old = getattr(self.scenario, part)
         if getattr(old, field) == value:
             return
-        data = self.sim.scenario.model_dump(mode="json")
+        data = self.scenario.model_dump(mode="json")
         data[part][field] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
-        new = getattr(validate_data(data), part)
-        self.undo_stack.push(_SetPart(self, part, old, new, field))
-
-    # the primitives the commands call ---------------------------------------------------------
-    def _apply_node(self, node_id: int, node: Node) -> None:
-        self.sim.update_node(self.index_of(node_id), node)
-        self.node_changed.emit(node_id)
-
-    def _insert_node(self, node_id: int, node: Node) -> None:
-        self.sim.add_node(node)
-        self._ids.append(node_id)
-        self._resize_history()
-        self.node_added.emit(node_id)
-
-    def _delete_node(self, node_id: int) -> None:
-        self.sim.remove_node(self.index_of(node_id))
-        self._ids.remove(node_id)
-        self._resize_history()
-        self.node_removed.emit(node_id)
-
-    def _apply_part(self, part: str, value: Balancer | Workload) -> None:
-        if part == "balancer":
-            self.sim.set_balancer(value)
-            self.balancer_changed.emit()
-        else:
-            self.sim.set_workload(value)
-            self.workload_changed.emit()
-
-    def _resize_history(self) -> None:
-        self.history.clear(len(self._ids))  # per-node history cannot follow a new node order
-        self.last = None
+        new = getattr(validate_data(data | {"events": []}), part)
+        self._push(_SetPart(self, part, old, new, field))
 
     def _fresh_name(self, base: str) -> str:
-        names = {n.name for n in self.sim.scenario.nodes}
+        names = {n.name for n in self.scenario.nodes} | {n.name for n in self.session.document.nodes}
         stem = base.rstrip("0123456789").rstrip("-") or "node"
         k = len(names) + 1
         while f"{stem}-{k}" in names:
@@ -241,43 +264,54 @@ class SimController(QObject):
 
     def _free_spot(self) -> tuple[float, float]:
         """Below the lowest node, in its column (scene units)."""
-        nodes = self.sim.scenario.nodes
+        nodes = [self.node(i) for i in self.node_ids]
         lowest = max(nodes, key=lambda n: (n.y, n.x))
         return lowest.x, min(lowest.y + box_size(len(nodes) + 1)[1] + GAP[1], 1e6)
 
-    # runtime actions: not edits, not undoable -------------------------------------------------
+    # runtime actions: recorded on the timeline, not undoable (but a branch they start is) ---------
     def toggle_node(self, node_id: int) -> None:
         """Fail the node, or recover it if it is down."""
-        self.sim.toggle(self.index_of(node_id))
-        self.node_state_changed.emit(node_id)
+        if self.session.replaying:
+            self.undo_stack.push(_Branch(self))
+        self.session.toggle_node(node_id)
 
     def advance(self, seconds: float, steps: int, deadline: float = np.inf) -> int:
         """Run ``steps`` engine steps covering ``seconds``; stop early at ``deadline`` (perf_counter).
 
         Returns the number of steps run; time not run is dropped, never queued.
         """
-        dt = seconds / steps
-        snaps = []
-        for _ in range(steps):
-            snap = self.sim.step(dt)
-            self.history.append(snap)
-            snaps.append(snap)
-            if time.perf_counter() > deadline:
-                break
-        self.last = snaps[-1]
-        self.stepped.emit(snaps)
-        return len(snaps)
+        return len(self.session.advance(seconds, steps, deadline))
 
     def step_once(self) -> None:
         """One engine step of STEP_S seconds."""
         self.advance(STEP_S, 1)
 
+    def jump(self, t: float) -> None:
+        """Show the run as it was at ``t`` (s); playing on replays it from there."""
+        self.session.jump(t)
+
     def reset(self) -> None:
-        """Back to t = 0 with the current scenario (edits kept)."""
-        self.sim.reset()
-        self.history.clear(len(self._ids))
-        self.last = None
-        self.sim_reset.emit()
+        """Back to t = 0 with the document as it is now (the run's actions are dropped)."""
+        self.session.reset()
+
+
+class _Branch(QUndoCommand):
+    """Drops the future of a scrubbed-back run; undo brings it back."""
+
+    def __init__(self, ctrl: SimController):
+        super().__init__("Branch")
+        self.ctrl = ctrl
+        self.future: Future | None = None
+        self.t = ctrl.t
+
+    def redo(self) -> None:
+        if self.ctrl.t != self.t:
+            self.ctrl.jump(self.t)
+        self.future = self.ctrl.session.branch()
+
+    def undo(self) -> None:
+        if self.future is not None:
+            self.ctrl.session.restore_future(self.future)
 
 
 class _EditNode(QUndoCommand):
@@ -288,10 +322,10 @@ class _EditNode(QUndoCommand):
         self.ctrl, self.node_id, self.old, self.new, self.merge_key = ctrl, node_id, old, new, merge_key
 
     def redo(self) -> None:
-        self.ctrl._apply_node(self.node_id, self.new)
+        self.ctrl.session.edit_node(self.node_id, self.new)
 
     def undo(self) -> None:
-        self.ctrl._apply_node(self.node_id, self.old)
+        self.ctrl.session.edit_node(self.node_id, self.old)
 
     def id(self) -> int:
         return self.ID if self.merge_key else -1
@@ -304,27 +338,29 @@ class _EditNode(QUndoCommand):
 
 
 class _AddNode(QUndoCommand):
-    def __init__(self, ctrl: SimController, node: Node, node_id: int):
+    def __init__(self, ctrl: SimController, node: Node):
         super().__init__(f"Add {node.name}")
-        self.ctrl, self.node, self.node_id = ctrl, node, node_id
+        self.ctrl, self.node = ctrl, node
+        self.node_id = -1
 
     def redo(self) -> None:
-        self.ctrl._insert_node(self.node_id, self.node)
+        self.node_id = self.ctrl.session.add_node(self.node)
 
     def undo(self) -> None:
-        self.ctrl._delete_node(self.node_id)
+        self.ctrl.session.remove_node(self.node_id)
 
 
 class _RemoveNode(QUndoCommand):
     def __init__(self, ctrl: SimController, node_id: int):
         super().__init__(f"Delete {ctrl.node(node_id).name}")
         self.ctrl, self.node_id, self.node = ctrl, node_id, ctrl.node(node_id)
+        self.index = -1
 
     def redo(self) -> None:
-        self.ctrl._delete_node(self.node_id)
+        self.index = self.ctrl.session.remove_node(self.node_id)
 
-    def undo(self) -> None:
-        self.ctrl._insert_node(self.node_id, self.node)  # back at the end of the engine's order
+    def undo(self) -> None:  # back where it was in the document (the engine appends it)
+        self.ctrl.session.add_node(self.node, None if self.index < 0 else self.index)
 
 
 class _SetPart(QUndoCommand):
@@ -335,10 +371,16 @@ class _SetPart(QUndoCommand):
         self.ctrl, self.part, self.old, self.new, self.merge_key = ctrl, part, old, new, merge_key
 
     def redo(self) -> None:
-        self.ctrl._apply_part(self.part, self.new)
+        self._apply(self.new)
 
     def undo(self) -> None:
-        self.ctrl._apply_part(self.part, self.old)
+        self._apply(self.old)
+
+    def _apply(self, value: Balancer | Workload) -> None:
+        if self.part == "balancer":
+            self.ctrl.session.set_balancer(value)
+        else:
+            self.ctrl.session.set_workload(value)
 
     def id(self) -> int:
         return self.ID if self.merge_key else -1

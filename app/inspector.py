@@ -128,6 +128,10 @@ class Inspector(QWidget):
             spin.valueChanged.connect(lambda value, f=field: self._edit_node(f, value))
             self.node_spins[field] = spin
             form.addRow(label, spin)
+        self.event_note = QLabel("")
+        self.event_note.setWordWrap(True)
+        self.event_note.setStyleSheet("color: #6a1b9a;")
+        form.addRow(self.event_note)
         row = QHBoxLayout()
         self.state_label = QLabel("")
         self.fail_button = QPushButton("Fail")
@@ -251,6 +255,10 @@ class Inspector(QWidget):
         self.node_title.setText(node.name)
         for field, spin in self.node_spins.items():
             _set_quietly(spin, getattr(node, field))
+        changed = [f for f in self.ctrl.changed_fields(self.node_id) if f != "added"]
+        self.event_note.setText(f"⚡ {', '.join(f.replace('_', ' ') for f in changed)} changed by a timed event "
+                                "(the scenario file keeps its own value)" if changed else "")
+        self.event_note.setVisible(bool(changed))
         self._refresh_state()
 
     def _refresh_state(self) -> None:

@@ -148,11 +148,11 @@ class KioskWindow(Comparison):
         self._update_status()
 
     def _on_tick(self, _wall_s: float) -> None:
-        if self.touring and self.horizontal.sim.t >= self.lesson_s:
+        if self.touring and self.horizontal.t >= self.lesson_s:
             self.show_lesson(self.lesson_index + 1)
 
     def _update_status(self) -> None:
-        t = self.horizontal.sim.t
+        t = self.horizontal.t
         if self.touring:
             shown = min(t, self.lesson_s)
             text = f"Lesson {self.lesson_index + 1} of {len(LESSONS)} · {shown:.0f} / {self.lesson_s:.0f} s"

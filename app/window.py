@@ -7,6 +7,7 @@ the ScenarioError message and leaves the open scenario as it was.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -31,9 +32,9 @@ from app.autosave import Autosaver, pending
 from app.canvas import ClusterScene, ClusterView
 from app.charts import ChartPanel, Readout
 from app.controller import SPEEDS, SimClock, SimController
-from app.history import to_csv
 from app.inspector import Inspector
 from app.overload_banner import OverloadBanner
+from app.scrubber import Scrubber
 from sim_core.safe_io import atomic_writer, shown
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.ctrl)
         self.charts = ChartPanel(self.ctrl)
         self.readout = Readout(self.ctrl)
+        self.scrubber = Scrubber(self.ctrl)
         self.autosaver = Autosaver(self.ctrl, autosave_folder, self)
         self.error_box: QMessageBox | None = None
         self.compare_window = None
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 6)
         column.addWidget(split, 1)
+        column.addWidget(self.scrubber)
         self.setCentralWidget(top)
         dock = QDockWidget("Inspector", self)
         dock.setObjectName("inspector")
@@ -129,6 +132,9 @@ class MainWindow(QMainWindow):
         self.act_open = a("&Open…", self.open_dialog, K.Open)
         self.act_save = a("&Save", self.save, K.Save)
         self.act_save_as = a("Save &As…", self.save_as, K.SaveAs)
+        self.act_save_run = a("Save &run as…", self.save_run_dialog, "Ctrl+Alt+S",
+                              "Save the run: the scenario it started from, with everything that happened "
+                              "as timed events; scalelab run replays it exactly")
         self.act_csv = a("Export time series &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.act_png = a("Export chart &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
         self.act_quit = a("&Quit", self.close, K.Quit)
@@ -151,6 +157,11 @@ class MainWindow(QMainWindow):
         self.act_click_fails.setCheckable(True)
         self.act_click_fails.setChecked(True)
         self.act_click_fails.toggled.connect(self._set_click_fails)
+        self.act_back = a("&Back 1 s", lambda: self.scrubber.step(-1.0), "Alt+Left")
+        self.act_forward = a("Forward 1 s", lambda: self.scrubber.step(1.0), "Alt+Right")
+        self.act_back_10 = a("Back 10 s", lambda: self.scrubber.step(-10.0), "Alt+Shift+Left")
+        self.act_forward_10 = a("Forward 10 s", lambda: self.scrubber.step(10.0), "Alt+Shift+Right")
+        self.act_newest = a("To the &newest moment", lambda: self.ctrl.jump(self.ctrl.head_t), "Alt+End")
         self.act_fit = a("&Fit cluster", self.view.fit, "Ctrl+0")
         self.act_zoom_in = a("Zoom &in", lambda: self.view.zoom(1.25), K.ZoomIn)
         self.act_zoom_out = a("Zoom &out", lambda: self.view.zoom(0.8), K.ZoomOut)
@@ -166,7 +177,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addSeparator()
-        menu.addActions([self.act_save, self.act_save_as])
+        menu.addActions([self.act_save, self.act_save_as, self.act_save_run])
         menu.addSeparator()
         menu.addActions([self.act_csv, self.act_png])
         menu.addSeparator()
@@ -181,6 +192,8 @@ class MainWindow(QMainWindow):
         menu.addActions([self.act_play, self.act_step, self.act_reset])
         menu.addSeparator()
         menu.addActions([self.act_faster, self.act_slower, self.act_click_fails])
+        menu.addSeparator()
+        menu.addActions([self.act_back, self.act_forward, self.act_back_10, self.act_forward_10, self.act_newest])
         menu = self.menuBar().addMenu("&View")
         menu.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out])
         menu.addSeparator()
@@ -374,8 +387,10 @@ class MainWindow(QMainWindow):
         return True
 
     def export_csv(self, path: Path) -> bool:
-        """The recorded time series (one row per engine step) as CSV."""
-        return self._write(path, to_csv(self.ctrl.history).encode("utf-8"))
+        """The run's per-second figures as CSV: the file ``scalelab run --csv`` writes for Save run as."""
+        text = io.StringIO()
+        self.ctrl.export_csv(text)
+        return self._write(path, text.getvalue().encode("utf-8"))
 
     def export_png(self, path: Path) -> bool:
         """The charts as they are on screen."""
@@ -384,6 +399,20 @@ class MainWindow(QMainWindow):
             return True
         self.show_error("Cannot export", f"{path}: {out.errorString()}")
         return False
+
+    def save_run(self, path: Path) -> bool:
+        """Write the run so far as a scenario file whose events are its timeline."""
+        try:
+            text = dumps(self.ctrl.run_scenario())
+        except ScenarioError as exc:
+            self.show_error("Cannot save the run", str(exc))
+            return False
+        return self._write(path, text.encode("utf-8"))
+
+    def save_run_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save run as", f"{self.ctrl.scenario.name}-run.json", FILTER)
+        if name:
+            self.save_run(Path(name))
 
     def export_csv_dialog(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export time series", f"{self.ctrl.scenario.name}.csv",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -160,6 +161,14 @@ class RequestPool:
     start = property(lambda self: self._start[: self.size])
     dep = property(lambda self: self._dep[: self.size])
     node = property(lambda self: self._node[: self.size])
+
+    def __deepcopy__(self, memo: dict) -> RequestPool:
+        """A copy holding just the requests (a checkpoint stays small); it grows again when used."""
+        copy_ = RequestPool(max(self.size, 1))
+        for name in ("_rid", "_arr", "_start", "_dep", "_node"):
+            getattr(copy_, name)[: self.size] = getattr(self, name)[: self.size]
+        copy_.size = self.size
+        return copy_
 
     def buffers(self) -> tuple[np.ndarray, ...]:
         """The whole buffers (rid, arr, start, dep, node), for the kernel to append to."""
@@ -673,6 +682,19 @@ class Checkpoint:
     scenario: Scenario
     params: ClusterParams
     saved: tuple
+    nbytes: int  # about how much memory the copy holds
+
+
+def _array_bytes(obj: object, depth: int = 3) -> int:
+    """Bytes of the numpy arrays reachable from ``obj`` through attributes and containers, ``depth`` deep."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if depth == 0:
+        return 0
+    if isinstance(obj, (list, tuple, deque)):
+        return sum(_array_bytes(item, depth - 1) for item in obj)
+    values = getattr(obj, "__dict__", None)
+    return sum(_array_bytes(v, depth - 1) for v in values.values()) if values else 0
 
 
 class Simulation:
@@ -720,7 +742,7 @@ class Simulation:
             saved = copy.deepcopy((self.state, self.streams, self._latency, self._outcomes, self._acc))
         finally:
             self.state.scratch = scratch
-        return Checkpoint(self.state.t, self._scenario, self.params, saved)
+        return Checkpoint(self.state.t, self._scenario, self.params, saved, _array_bytes(saved))
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``: the events of ``events`` at or after its time are still to come."""

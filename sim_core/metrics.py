@@ -33,9 +33,14 @@ CSV_COLUMNS = (
 )
 
 
+def count_up(states: np.ndarray) -> int:
+    """Nodes in state UP among ``states`` (n_nodes,): the one definition the charts, readout and CSV use."""
+    return int(np.count_nonzero(states == UP))
+
+
 def nodes_up(snap: Snapshot) -> int:
-    """Nodes in state UP at the end of the step (the one definition the charts, readout and CSV use)."""
-    return int(np.count_nonzero(snap.state == UP))
+    """Nodes up at the end of the step."""
+    return count_up(snap.state)
 
 
 def totals(snap: Snapshot) -> tuple[int, int, int, int]:
@@ -199,8 +204,9 @@ class History:
         self._util = np.full((2 * self.capacity, 0), np.nan, dtype=np.float32)
         self.node_ids: list[int] = []  # the node id of each per-node column (-1: free)
         self._cols: dict[int, int] = {}  # node id -> column
-        self._last_seen: list[int] = []  # sample count when each column last had a value
-        self._next = 0
+        self._last_seen: list[int] = []  # number (from 1) of the last sample with a value in each column
+        self._next = 0  # where the next sample goes
+        self._start = 0  # where the oldest stored sample is
         self._count = 0  # samples ever appended (since the last clear)
         self._stored = 0  # samples stored, at most capacity
         self.size = 0  # samples shown (stored ones up to ``limit``)
@@ -233,7 +239,10 @@ class History:
         for c in cols:
             self._last_seen[c] = self._count
         self._next = (i + 1) % self.capacity
-        self._stored = min(self._stored + 1, self.capacity)
+        if self._stored == self.capacity:
+            self._start = self._next
+        else:
+            self._stored += 1
         self.limit = math.inf
         self.size = self._stored
         self._rates = None
@@ -252,7 +261,7 @@ class History:
             self._cols.pop(self.node_ids[free], None)
         self.node_ids[free] = node_id
         self._cols[node_id] = free
-        self._last_seen[free] = self._count
+        self._last_seen[free] = self._count + 1  # the sample being appended
         return free
 
     def _add_column(self) -> None:
@@ -270,6 +279,7 @@ class History:
             self._util[:keep] = util
             self._util[capacity:capacity + keep] = util
             self._next = keep % capacity
+            self._start = 0
             self._stored = keep
             self.size = min(self.size, keep)
         self._util = np.hstack((self._util, np.full((2 * self.capacity, 1), np.nan, dtype=np.float32)))
@@ -295,9 +305,7 @@ class History:
 
     # reading -------------------------------------------------------------------------------
     def _span_stored(self) -> slice:
-        if self._stored < self.capacity:
-            return slice(0, self._stored)
-        return slice(self._next, self._next + self.capacity)
+        return slice(self._start, self._start + self._stored)
 
     def _span(self) -> slice:
         span = self._span_stored()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +22,10 @@ from sim_core.engine import DOWN, Checkpoint, Simulation, Snapshot
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state
-CHECKPOINT_WALL_S = 0.25  # but at most one per this much wall time (fast speeds)
+CHECKPOINT_WALL_S = 1.0  # but at most one per this much wall time (fast speeds keep frames short)
+MAX_CHECKPOINTS = 400  # beyond this (or CHECKPOINT_BYTES), every other older checkpoint is dropped
+CHECKPOINT_BYTES = 256 * 2**20
+MAX_STEP_ENDS = 2_000_000  # step times remembered (16 MB): the oldest half is forgotten beyond it
 SCENARIO, USER = "scenario", "user"
 
 
@@ -50,7 +54,7 @@ class Future:
     head_t: float
     kept: int  # user actions kept by the branch; those after are the new branch's
     actions: list[Event]
-    step_ends: list[float]
+    step_ends: array
     checkpoints: list[Checkpoint]
 
 
@@ -122,11 +126,12 @@ class Session:
         self.sim = Simulation(self.base, seed=self.seed_override, events=list(self.base.events))
         self.history.clear()
         self.last: Snapshot | None = None
-        self.step_ends: list[float] = [0.0]
+        self.step_ends = array("d", [0.0])  # the end of every step of the run (s): replays follow them
         self.checkpoints: list[Checkpoint] = [self.sim.checkpoint()]
         self._checkpoint_wall = time.perf_counter()
         self.head_t = 0.0
         self._ids = [self._id(n.name) for n in self.sim.scenario.nodes]
+        self._seen = self.sim.scenario  # the run's scenario the views last heard of
 
     def reset(self) -> None:
         """Back to t = 0 with the document as it is now (the user's actions are dropped)."""
@@ -183,7 +188,20 @@ class Session:
             if due and now - self._checkpoint_wall >= CHECKPOINT_WALL_S:
                 self.checkpoints.append(self.sim.checkpoint())
                 self._checkpoint_wall = now
+                self._bound_memory()
         return snap
+
+    def _bound_memory(self) -> None:
+        """Keep the checkpoints and step times under their limits; the run can be scrubbed back to
+        its oldest checkpoint, and jumps far back take longer as the checkpoints there thin out."""
+        cps = self.checkpoints
+        while len(cps) > MAX_CHECKPOINTS or (len(cps) > 4 and sum(c.nbytes for c in cps) > CHECKPOINT_BYTES):
+            half = len(cps) // 2
+            cps[:] = cps[:1] + cps[1:half:2] + cps[half:]
+        if len(self.step_ends) > MAX_STEP_ENDS:
+            oldest = next((c for c in cps if c.t >= self.step_ends[len(self.step_ends) // 2]), cps[-1])
+            del cps[:cps.index(oldest)]
+            del self.step_ends[:bisect.bisect_left(self.step_ends, oldest.t)]
 
     def _after_steps(self, snaps: list[Snapshot]) -> None:
         if snaps:
@@ -200,7 +218,7 @@ class Session:
         Restores the nearest checkpoint at or before ``t`` and re-simulates in two steps whose split
         keeps the 10 s latency window exactly as the run had it (see ``Simulation.step_to``).
         """
-        t = min(max(t, 0.0), self.head_t)
+        t = min(max(t, self.checkpoints[0].t), self.head_t)
         k = bisect.bisect_right(self.step_ends, t + 1e-12) - 1
         t = self.step_ends[k]  # a moment the run passed through
         # the last checkpoint before t (at t = 0: the first), so that one step ends exactly at t
@@ -209,8 +227,9 @@ class Session:
         self.last = None
         if t > cp.t:
             split = bisect.bisect_right(self.step_ends, t - self.sim.window_s + 1e-9) - 1
-            if self.step_ends[split] > cp.t:
-                self.sim.step_to(self.step_ends[split])
+            if split >= 0 and self.step_ends[split] > cp.t:
+                while self.sim.t < self.step_ends[split]:  # in bounded steps, but ending exactly there
+                    self.sim.step_to(min(self.sim.t + CHECKPOINT_S, self.step_ends[split]))
             self.last = self.sim.step_to(t)
         self.sim.apply_due()
         self.history.set_limit(t)
@@ -224,18 +243,28 @@ class Session:
         return self._name_ids[name]
 
     def _sync_ids(self) -> list[int]:
-        """The node ids in engine order, emitting node_added/node_removed for the run's changes."""
-        nodes = self.sim.scenario.nodes
-        same = len(nodes) == len(self._ids)
-        if same and all(self._name_ids.get(n.name) == i for n, i in zip(nodes, self._ids, strict=True)):
+        """The node ids in engine order; emits what the run's events changed since the last call
+        (node_added, node_removed, node_changed, balancer_changed, workload_changed)."""
+        scenario = self.sim.scenario
+        seen = self._seen
+        self._seen = scenario
+        if scenario is seen:
             return self._ids
-        old = set(self._ids)
-        self._ids = [self._id(n.name) for n in nodes]
-        new = set(self._ids)
-        for node_id in sorted(old - new):
-            self.signals.node_removed.emit(node_id)
-        for node_id in [i for i in self._ids if i not in old]:
-            self.signals.node_added.emit(node_id)
+        nodes = scenario.nodes
+        if nodes is not seen.nodes:
+            old_ids, old_nodes = self._ids, dict(zip(self._ids, seen.nodes, strict=True))
+            self._ids = [self._id(n.name) for n in nodes]
+            for node_id in sorted(set(old_ids) - set(self._ids)):
+                self.signals.node_removed.emit(node_id)
+            for node_id, node in zip(self._ids, nodes, strict=True):
+                if node_id not in old_nodes:
+                    self.signals.node_added.emit(node_id)
+                elif old_nodes[node_id] is not node:
+                    self.signals.node_changed.emit(node_id)
+        if scenario.balancer is not seen.balancer:
+            self.signals.balancer_changed.emit()
+        if scenario.workload is not seen.workload:
+            self.signals.workload_changed.emit()
         return self._ids
 
     @property
@@ -286,11 +315,12 @@ class Session:
         t = self.sim.t
         kept = [e for e in self.user_actions if e.at_s <= t]
         future = Future(t, self.head_t, len(kept), [e for e in self.user_actions if e.at_s > t],
-                        [e for e in self.step_ends if e > t], [c for c in self.checkpoints if c.t > t])
+                        self.step_ends[bisect.bisect_right(self.step_ends, t):],
+                        [c for c in self.checkpoints if c.t > t])
         dropped = {id(e) for e in future.actions}
         self.user_actions = kept
         self.sim.events = [e for e in self.sim.events if id(e) not in dropped]
-        self.step_ends = [e for e in self.step_ends if e <= t]
+        del self.step_ends[bisect.bisect_right(self.step_ends, t):]
         self.checkpoints = [c for c in self.checkpoints if c.t <= t]
         self.head_t = t
         self.history.truncate()
@@ -303,7 +333,7 @@ class Session:
         self.user_actions = self.user_actions[:future.kept] + future.actions
         self.sim.events = sorted([e for e in self.sim.events if id(e) not in later] + future.actions,
                                  key=lambda e: e.at_s)
-        self.step_ends = [e for e in self.step_ends if e <= future.t] + future.step_ends
+        self.step_ends = self.step_ends[:bisect.bisect_right(self.step_ends, future.t)] + future.step_ends
         self.checkpoints = [c for c in self.checkpoints if c.t <= future.t] + future.checkpoints
         self.head_t = future.head_t
         self.signals.timeline_changed.emit()
@@ -336,7 +366,8 @@ class Session:
             self.act("resize", node=running.name, **{f: getattr(node, f) for f in changed})
         elif changed:
             self.act("set_node", node=running.name, spec=node)
-        self.signals.node_changed.emit(node_id)
+        else:  # a move: the document only
+            self.signals.node_changed.emit(node_id)
 
     def _set_document_node(self, name: str, node: Node) -> None:
         nodes = [node if n.name == name else n for n in self.document.nodes]
@@ -370,7 +401,6 @@ class Session:
             self.act("set_policy", policy=balancer.policy)
         else:
             self.act("set_balancer", balancer=balancer)
-        self.signals.balancer_changed.emit()
 
     def set_workload(self, workload: Workload) -> None:
         """Change the traffic in the document and the run."""
@@ -382,4 +412,3 @@ class Session:
             self.act("set_rate", rate=workload.rate)
         else:
             self.act("set_workload", workload=workload)
-        self.signals.workload_changed.emit()

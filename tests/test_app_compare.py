@@ -32,7 +32,7 @@ def record_snapshots(controller) -> list:
 def run_until(view: CompareWindow, t_s: float) -> None:
     """Tick the comparison's clock (20x speed, 1 simulated second a tick) until both sides reach ``t_s``."""
     view.clock.set_speed(20.0)
-    while view.horizontal.sim.t < t_s - 1e-9:
+    while view.horizontal.t < t_s - 1e-9:
         view.clock.tick(0.05)
 
 
@@ -87,7 +87,7 @@ def test_both_sides_get_the_same_arrivals_and_show_the_failure(compare):
         assert side.readout.numbers["lost_total"] > 0
         assert max(shown_lost[c]) > 0
         check_readout(side, snaps[c])
-    assert int((horizontal.sim.node_state == DOWN).sum()) == 1  # the other six keep serving
+    assert int((horizontal.session.sim.node_state == DOWN).sum()) == 1  # the other six keep serving
     assert compare.sides[0].readout.numbers["availability"] < 50 < compare.sides[1].readout.numbers["availability"]
 
 

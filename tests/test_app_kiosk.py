@@ -34,7 +34,7 @@ def run_lesson(kiosk: KioskWindow, max_ticks: int = 200) -> float:
     """Tick until the tour moves to another lesson; returns the simulated time the lesson reached."""
     index = kiosk.lesson_index
     for _ in range(max_ticks):
-        reached = kiosk.horizontal.sim.t
+        reached = kiosk.horizontal.t
         kiosk.clock.tick(0.1)
         if kiosk.lesson_index != index:
             return reached
@@ -91,7 +91,7 @@ def test_the_tour_plays_every_lesson_for_its_duration_and_starts_over(kiosk):
         reached = run_lesson(kiosk)
         assert reached >= duration  # the lesson ran its whole duration
         assert reached < duration + 10.5  # and moved on at the next tick
-        assert kiosk.horizontal.sim.t <= 10.5  # the next lesson starts from t = 0
+        assert kiosk.horizontal.t <= 10.5  # the next lesson starts from t = 0
     assert kiosk.lesson_index == 0
     assert kiosk.status.text().startswith(f"Lesson 1 of {len(LESSONS)}")
 
@@ -105,7 +105,7 @@ def test_a_tap_fails_a_node_and_pauses_the_tour_until_idle(qtbot, kiosk):
     assert not item.flags() & item.GraphicsItemFlag.ItemIsMovable  # a finger's wobble cannot drag it
     for _ in range(20):  # 200 s: well past the lesson's 60 s, the lesson stays
         kiosk.clock.tick(0.1)
-    assert kiosk.lesson_index == 0 and horizontal.sim.t > kiosk.lesson_s
+    assert kiosk.lesson_index == 0 and horizontal.t > kiosk.lesson_s
     assert "tour resumes" in kiosk.status.text()
     tap_node(qtbot, kiosk, 1, 2)
     assert horizontal.node_state(item.node_id) != DOWN  # tapped again: recovering
@@ -115,7 +115,7 @@ def test_a_tap_fails_a_node_and_pauses_the_tour_until_idle(qtbot, kiosk):
     assert not kiosk.touring
     assert kiosk.check_idle(kiosk.last_input + kiosk.idle_s)
     assert kiosk.touring and kiosk.lesson_index == 0
-    assert horizontal.sim.t == 0.0 and (horizontal.sim.node_state == UP).all()
+    assert horizontal.t == 0.0 and (horizontal.session.sim.node_state == UP).all()
 
 
 def test_a_lesson_button_shows_that_lesson_and_idle_returns_to_the_tour(qtbot, kiosk):
@@ -125,7 +125,7 @@ def test_a_lesson_button_shows_that_lesson_and_idle_returns_to_the_tour(qtbot, k
     assert kiosk.lesson_index == 3 and not kiosk.touring
     assert kiosk.title.text() == LESSONS[3][0]
     run_for = 2 * kiosk.lesson_s
-    while kiosk.horizontal.sim.t < run_for:
+    while kiosk.horizontal.t < run_for:
         kiosk.clock.tick(0.1)
     assert kiosk.lesson_index == 3  # a visitor's lesson does not move on
     kiosk.check_idle(kiosk.last_input + kiosk.idle_s)
@@ -165,7 +165,7 @@ def structure_sizes(kiosk: KioskWindow) -> dict[str, int]:
         sizes[f"dots {k}"] = int(side.scene.flow.dot_link.size)
         sizes[f"undo {k}"] = ctrl.undo_stack.count()
         sizes[f"history {k}"] = ctrl.history.size
-        sizes[f"in system {k}"] = ctrl.sim.state.in_system
+        sizes[f"in system {k}"] = ctrl.session.sim.state.in_system
     return sizes
 
 
@@ -186,8 +186,8 @@ def test_soak_many_tours_with_visitors_stays_bounded(qtbot, kiosk):
         qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=start)
         qtbot.mouseMove(view.viewport(), start + QPoint(60, 40))
         qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(60, 40))
-        if tour in (2, 29):  # long enough to wrap the history rings: 600 s in 0.05 s steps
-            for _ in range(120):
+        if tour in (2, 29):  # long enough to wrap the history rings: 900 s in 0.05 s steps
+            for _ in range(180):
                 kiosk.vertical.advance(5.0, 100)
                 kiosk.horizontal.advance(5.0, 100)
         for _ in range(10):

@@ -6,13 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.history import History
 from app.layout import COMPACT_BOX, boxes_overlap, grid_positions
 from app.window import MainWindow
-from sim_core.engine import Simulation
 from sim_core.scenario import Node, Scenario, resolve
 
 
@@ -38,25 +35,6 @@ def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_heat_strip(qtbot, qt_s
 def test_grid_positions_do_not_overlap():
     for n in (1, 25, 199, 1000):
         assert not boxes_overlap(grid_positions(n), COMPACT_BOX if n >= 25 else (216.0, 104.0))
-
-
-def test_history_rates_are_the_engine_counts_over_the_last_second():
-    sim = Simulation(resolve("vertical-2cpu"))
-    history = History(1, capacity=64)  # small, so the ring wraps
-    snaps = []
-    for _ in range(200):
-        snaps.append(sim.step(0.05))
-        history.append(snaps[-1])
-    t = history.column("t")
-    assert t.size == 64 and np.all(np.diff(t) > 0) and t[-1] == pytest.approx(10.0)
-    rates = history.rates()["served"]
-    for i in (-1, -7, -30):
-        snap = snaps[i]
-        past = snaps[i - 20]  # 20 steps of 0.05 s = 1 s earlier
-        assert rates[i] == pytest.approx((snap.served_total - past.served_total) / 1.0)
-    util = history.smoothed_utilization(60)
-    expected = np.mean([s.utilization[0] for s in snaps[-20:]])
-    assert util[-1, 0] == pytest.approx(expected)
 
 
 def test_the_installed_pyside6_survives_many_signals():

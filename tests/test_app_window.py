@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -11,9 +12,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.autosave import pending
 from app.charts import format_figure
-from app.history import CSV_COLUMNS
 from app.window import MainWindow, startup_window
 from sim_core.engine import DOWN, RESTARTING, UP
+from sim_core.metrics import CSV_COLUMNS
 from sim_core.scenario import builtin_names, dumps, load, resolve
 
 
@@ -49,13 +50,13 @@ def test_clicking_a_node_fails_it_in_the_engine_canvas_charts_and_readout(qtbot,
     run(window, 10.0)
     node_id = window.ctrl.id_by_name("node-3")
     index = window.ctrl.index_of(node_id)
-    assert window.ctrl.sim.node_state[index] == UP
+    assert window.ctrl.session.sim.node_state[index] == UP
     lost_before = window.ctrl.last.lost_total
     click_node(qtbot, window, node_id)
-    assert window.ctrl.sim.node_state[index] == DOWN
+    assert window.ctrl.session.sim.node_state[index] == DOWN
     assert window.scene.items_by_id[node_id].state == DOWN
     assert window.readout.labels["nodes_up"].text() == "6/7"
-    t_fail = window.ctrl.sim.t
+    t_fail = window.ctrl.t
     assert window.charts.markers and window.charts.markers[-1].value() == pytest.approx(t_fail)
     snaps = run(window, 6.0)
     # requests in it were lost, the readout shows the engine's count, the lost curve rose
@@ -70,7 +71,7 @@ def test_clicking_a_node_fails_it_in_the_engine_canvas_charts_and_readout(qtbot,
     assert all(s.node_offered[index] > 0 for s in snaps[:2]) or sum(s.node_offered[index] for s in snaps[:20]) > 0
     # clicking again recovers it: it restarts
     click_node(qtbot, window, node_id)
-    assert window.ctrl.sim.node_state[index] == RESTARTING
+    assert window.ctrl.session.sim.node_state[index] == RESTARTING
     assert window.readout.labels["nodes_up"].text() == "6/7"
 
 
@@ -116,17 +117,17 @@ def test_editing_cores_in_the_inspector_reaches_the_engine_and_undoes(qtbot, win
     spin = window.inspector.node_spins["cores"]
     assert spin.isVisible() and spin.value() == 1
     spin.setValue(4)
-    assert window.ctrl.sim.params.cores[index] == 4
-    assert window.ctrl.sim.scenario.nodes[index].cores == 4
+    assert window.ctrl.session.sim.params.cores[index] == 4
+    assert window.ctrl.session.sim.scenario.nodes[index].cores == 4
     assert window.ctrl.node_state(node_id) == RESTARTING  # a resize restarts the node
     assert window.scene.items_by_id[node_id].node.spec_label().startswith("4 CPU")
     assert window.isWindowModified()
     window.act_undo.trigger()
-    assert window.ctrl.sim.params.cores[index] == 1
+    assert window.ctrl.session.sim.params.cores[index] == 1
     assert spin.value() == 1
     assert not window.isWindowModified()
     window.act_redo.trigger()
-    assert window.ctrl.sim.params.cores[index] == 4
+    assert window.ctrl.session.sim.params.cores[index] == 4
     assert spin.value() == 4
 
 
@@ -147,20 +148,20 @@ def test_spin_boxes_take_the_model_ranges_and_refuse_bad_values(window):
 def test_traffic_slider_and_balancer_edit_reach_the_engine(window):
     inspector = window.inspector
     inspector.rate_slider.setValue(300)  # 30% of max_rate 100
-    assert window.ctrl.sim.scenario.workload.rate == 30.0
+    assert window.ctrl.session.sim.scenario.workload.rate == 30.0
     assert inspector.rate.value() == 30.0
     inspector.policy.setCurrentIndex(inspector.policy.findData("least_connections"))
-    assert window.ctrl.sim.params.policy == "least_connections"
+    assert window.ctrl.session.sim.params.policy == "least_connections"
     inspector.shape.setCurrentIndex(inspector.shape.findData("ramp"))
-    assert window.ctrl.sim.scenario.workload.shape.kind == "ramp"
+    assert window.ctrl.session.sim.scenario.workload.shape.kind == "ramp"
     assert "to_rate" in inspector.shape_spins
     snaps = run(window, 3.0)
     assert snaps[-1].offered_total > 0
     window.act_undo.trigger()
     window.act_undo.trigger()
     window.act_undo.trigger()
-    assert window.ctrl.sim.scenario.workload == resolve("horizontal-7x1").workload
-    assert window.ctrl.sim.params.policy == "round_robin"
+    assert window.ctrl.session.sim.scenario.workload == resolve("horizontal-7x1").workload
+    assert window.ctrl.session.sim.params.policy == "round_robin"
 
 
 @pytest.mark.parametrize("name", builtin_names())
@@ -208,18 +209,18 @@ def test_a_corrupt_or_invalid_file_is_rejected_and_the_open_work_kept(window, tm
     assert window.ctrl.scenario == edited
     assert window.isWindowModified()
     assert window.ctrl.undo_stack.count() == 1
-    assert window.ctrl.sim.params.cores[window.ctrl.index_of(node_id)] == 8
+    assert window.ctrl.session.sim.params.cores[window.ctrl.index_of(node_id)] == 8
 
 
 def test_add_duplicate_delete_and_undo(window):
     ctrl = window.ctrl
     window.scene.select_only(ctrl.node_ids[0])
     window.act_add.trigger()
-    assert ctrl.sim.n_nodes == 8 and len(window.scene.items_by_id) == 8
+    assert ctrl.session.sim.n_nodes == 8 and len(window.scene.items_by_id) == 8
     new_id = window.scene.selected_ids()[0]
     assert ctrl.node(new_id).name == "node-8"
     window.act_duplicate.trigger()
-    assert ctrl.sim.n_nodes == 9
+    assert ctrl.session.sim.n_nodes == 9
     window.scene.select_only(ctrl.id_by_name("node-2"))
     window.act_delete.trigger()
     assert "node-2" not in [n.name for n in ctrl.scenario.nodes]
@@ -227,7 +228,7 @@ def test_add_duplicate_delete_and_undo(window):
     for _ in range(3):
         window.act_undo.trigger()
     assert [n.name for n in ctrl.scenario.nodes] == [f"node-{i}" for i in (1, 3, 4, 5, 6, 7, 2)]
-    assert ctrl.sim.n_nodes == 7 and len(window.scene.items_by_id) == 7
+    assert ctrl.session.sim.n_nodes == 7 and len(window.scene.items_by_id) == 7
     assert not window.isWindowModified()
     run(window, 1.0)  # the engine runs on the restored cluster
 
@@ -282,16 +283,17 @@ def test_autosave_is_restored_after_a_crash(qtbot, window, qt_settings, tmp_path
 
 def test_speed_and_dropped_frames(window, monkeypatch):
     window.clock.set_speed(10.0)
+    monkeypatch.setattr(window.clock, "BUDGET_S", 10.0)  # no tick over budget, however busy the machine
     run(window, 0.5)
-    assert window.ctrl.sim.t == pytest.approx(5.0)
+    assert window.ctrl.t == pytest.approx(5.0)
     window.clock.set_speed(100.0)
     monkeypatch.setattr(window.clock, "BUDGET_S", 0.0)  # every tick is over budget
-    t0 = window.ctrl.sim.t
+    t0 = window.ctrl.t
     window.clock.tick(0.05)
-    assert window.ctrl.sim.t - t0 == pytest.approx(5.0 / 4)  # one step of the four ran
+    assert window.ctrl.t - t0 == pytest.approx(5.0 / 4)  # one step of the four ran
     assert window.clock.dropped_s == pytest.approx(5.0 * 3 / 4)
     window.clock.tick(3.0)  # a stall of 3 s is not caught up
-    assert window.ctrl.sim.t - t0 < 5.0 / 4 + 10.0 / 4 + 1e-9
+    assert window.ctrl.t - t0 < 5.0 / 4 + 10.0 / 4 + 1e-9
 
 
 def test_export_csv_and_png(window, tmp_path):
@@ -299,9 +301,10 @@ def test_export_csv_and_png(window, tmp_path):
     assert window.export_csv(tmp_path / "series.csv")
     lines = (tmp_path / "series.csv").read_text().splitlines()
     assert lines[0].split(",") == list(CSV_COLUMNS)
-    assert len(lines) - 1 == window.ctrl.history.size
-    last = dict(zip(CSV_COLUMNS, lines[-1].split(","), strict=True))
-    assert float(last["served_rps"]) == pytest.approx(window.readout.numbers["served"], rel=1e-5)
+    assert len(lines) - 1 == math.ceil(window.ctrl.head_t - 1e-9)  # one row per simulated second
+    rows = [dict(zip(CSV_COLUMNS, line.split(","), strict=True)) for line in lines[1:]]
+    assert float(rows[-1]["t_s"]) == pytest.approx(window.ctrl.head_t)
+    assert int(rows[-1]["in_system"]) == window.ctrl.last.in_system
     assert window.export_png(tmp_path / "charts.png")
     assert (tmp_path / "charts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

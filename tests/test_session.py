@@ -146,3 +146,20 @@ def test_an_action_in_the_past_starts_a_branch_that_can_be_undone():
     assert [e.action for e, o in session.timeline if o == "user"] == ["fail", "recover", "add", "set_rate"]
     play(session, 70.0)
     assert snapshot_view(session) == head
+
+
+def test_checkpoints_and_step_times_stay_bounded_on_a_long_run(monkeypatch):
+    from sim_core import session as session_module
+
+    monkeypatch.setattr(session_module, "MAX_CHECKPOINTS", 6)
+    monkeypatch.setattr(session_module, "MAX_STEP_ENDS", 400)
+    monkeypatch.setattr(session_module, "CHECKPOINT_WALL_S", 0.0)
+    session = Session(resolve("vertical-1cpu"))
+    play(session, 300.0, dt=0.5)
+    assert len(session.checkpoints) <= 6 and len(session.step_ends) <= 400
+    oldest = session.checkpoints[0].t
+    assert oldest > 0  # the oldest times are forgotten...
+    session.jump(0.0)  # ...and a jump before them goes to the oldest moment still known
+    assert session.t == oldest
+    session.jump(250.0)
+    assert session.t == pytest.approx(250.0, abs=0.5)
