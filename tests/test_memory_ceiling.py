@@ -55,11 +55,11 @@ settings = QSettings(os.path.join(folder, "s.ini"), QSettings.Format.IniFormat)
 win = MainWindow(load(sys.argv[1]), None, settings, os.path.join(folder, "autosave"))
 win.resize(1366, 768)
 win.show()
-while win.ctrl.sim.t < 60.0:  # the window at 100x speed: 1.6 simulated seconds per frame in 4 steps
+while win.ctrl.t < 60.0:  # the window at 100x speed: 1.6 simulated seconds per frame in 4 steps
     win.ctrl.advance(1.6, 4)
     app.processEvents()
 last = win.ctrl.last
-print(json.dumps({"t": win.ctrl.sim.t, "in_system": last.in_system, "shed_total": last.shed_total,
+print(json.dumps({"t": win.ctrl.t, "in_system": last.in_system, "shed_total": last.shed_total,
                   "banner": not win.overload_banner.isHidden(), "text": win.overload_banner.text(),
                   "peak_mb": peak_mb()}), flush=True)
 os._exit(0)  # skip Qt's teardown at exit: only the run is measured here
