@@ -8,8 +8,30 @@ only for runs expected to be long (the bar appears after ``delay_s`` of wall tim
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
+
+
+class _Plain:
+    """The stream as tqdm sees it: write and flush only, so it draws a plain ASCII bar. (Given
+    ``sys.stderr`` itself, tqdm drew nothing on a pseudo-terminal here; through this it does.)"""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 class RunProgress:
@@ -31,8 +53,10 @@ class RunProgress:
         if self.enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total_s, file=self.stream, delay=self.delay_s, unit="sim s",
-                             unit_scale=False, dynamic_ncols=True, leave=False, mininterval=0.5,
+            width = _columns(self.stream)  # a terminal that reports no size (0) gets 80 columns
+            self._bar = tqdm(total=self.total_s, file=_Plain(self.stream), delay=self.delay_s, unit="sim s",
+                             unit_scale=False, ncols=width or 80, dynamic_ncols=bool(width), leave=False,
+                             mininterval=0.5,
                              bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} sim s "
                                         "[{elapsed}<{remaining}, {rate_fmt}]")
         return self
