@@ -35,6 +35,7 @@ DEAD_FILL = QColor("#3a3f45")
 DEAD_INK = QColor("#f0f0f0")
 DEAD_EDGE = QColor("#d32f2f")
 RESTART_EDGE = QColor("#f2a900")
+DRAIN_EDGE = QColor("#8e24aa")  # a node finishing its requests before it is removed
 SELECTED = QColor("#1565c0")
 LINK = QColor("#9aa5b1")
 DOT = QColor("#1976d2")
@@ -78,6 +79,7 @@ class NodeItem(QGraphicsObject):
         self.utilization = 0.0
         self.queue = 0
         self.state = UP
+        self.phase = ""  # "booting" (added, not up yet) or "draining" (leaving): shown instead of the state
         self.node = node
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -108,6 +110,12 @@ class NodeItem(QGraphicsObject):
             self.utilization, self.queue, self.state = utilization, int(queue), int(state)
             self.update()
 
+    def set_phase(self, phase: str) -> None:
+        """Show a node being added ("booting") or drained for removal ("draining"); "" for neither."""
+        if phase != self.phase:
+            self.phase = phase
+            self.update()
+
     def boundingRect(self) -> QRectF:
         return self._bounds
 
@@ -120,7 +128,10 @@ class NodeItem(QGraphicsObject):
             edge = SELECTED
         fill = DEAD_FILL if dead else QColor("white")
         pen = QPen(edge, 3.0 if self.isSelected() or dead else 2.0)
-        if self.state == RESTARTING:
+        if self.phase == "draining":
+            edge = DRAIN_EDGE if not self.isSelected() else edge
+            pen = QPen(edge, 2.0, Qt.PenStyle.DashDotLine)
+        elif self.state == RESTARTING:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(fill)
@@ -135,9 +146,13 @@ class NodeItem(QGraphicsObject):
 
     def _paint_state(self, painter: QPainter, line: QRectF, words: dict[int, str]) -> None:
         """The state, right-aligned on ``line`` in its colour; ``words`` per state (UP, DOWN, RESTARTING)."""
-        painter.setPen(DEAD_EDGE.lighter(130) if self.state == DOWN else RESTART_EDGE.darker(120)
-                       if self.state == RESTARTING else QColor("#2e7d32"))
+        painter.setPen(DEAD_EDGE.lighter(130) if self.state == DOWN else DRAIN_EDGE if self.phase == "draining"
+                       else RESTART_EDGE.darker(120) if self.state == RESTARTING else QColor("#2e7d32"))
         text = words[self.state]
+        if self.phase == "draining" and self.state != DOWN:
+            text = "● draining" if text.startswith("●") else "drain"
+        elif self.phase == "booting" and self.state == RESTARTING:
+            text = "● booting" if text.startswith("●") else "boot"
         painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
@@ -464,8 +479,9 @@ class ClusterScene(QGraphicsScene):
             self._place()
 
     def node_items(self) -> list[NodeItem]:
-        """Node boxes in engine order."""
-        return [self.items_by_id[i] for i in self.ctrl.node_ids]
+        """Node boxes in engine order (while one step's added nodes are signalled one by one, those
+        still to come have no box yet and are left out)."""
+        return [self.items_by_id[i] for i in self.ctrl.node_ids if i in self.items_by_id]
 
     def _update_hubs(self) -> None:
         scenario = self.ctrl.scenario
@@ -570,6 +586,11 @@ class ClusterScene(QGraphicsScene):
             util = self.ctrl.history.recent_utilization(self.ctrl.node_ids)
             for item, u, q, state in zip(items[part], util[part], last.queue[part], states[part], strict=True):
                 item.set_live(float(u), int(q), int(state))
+        ids = self.ctrl.node_ids
+        for item, node_id, state in zip(items[part], ids[part], states[part], strict=True):
+            draining = self.ctrl.node_draining(node_id)
+            booting = state == RESTARTING and self.ctrl.changed_fields(node_id) == ["added"]
+            item.set_phase("draining" if draining else "booting" if booting else "")
         dead = np.concatenate(([False], states == DOWN))
         if not np.array_equal(dead, self.links.dead):
             self._update_links()

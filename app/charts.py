@@ -37,7 +37,7 @@ CURVES_UP_TO = 4  # more nodes than this: a heat strip (one row per node) instea
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
     "p50": "#1e88e5", "p95": "#8e24aa", "p99": "#d81b60",
-    "availability": "#2e9d4f", "cost": "#6d4c41", "queued": "#f2a900",
+    "availability": "#2e9d4f", "cost": "#6d4c41", "queued": "#f2a900", "nodes": "#1e88e5",
 }
 pg.setConfigOptions(antialias=False, background="w", foreground="#1d2733")
 
@@ -73,7 +73,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.utilization = self._plot(1, 0, "Utilization per node", "%")
         self.queue = self._plot(1, 1, "Waiting requests (queue)", "requests")
         self.availability = self._plot(2, 0, "Availability (last 10 s)", "%")
-        self.cost = self._plot(2, 1, "Cost", "$/h")
+        self.cost = self._plot(2, 1, "Cost (brown, $/h) and nodes (blue)", "$/h")
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name in RATE_NAMES:
             self._curve(self.throughput, name, name, dashed=name == "offered")
@@ -82,6 +82,17 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self._curve(self.queue, "queued", "queued")
         self._curve(self.availability, "availability", "availability")
         self._curve(self.cost, "cost", "cost")
+        self.nodes_axis = pg.ViewBox()  # node count on a right-hand axis of the cost chart
+        self.cost.showAxis("right")
+        self.cost.scene().addItem(self.nodes_axis)
+        self.cost.getAxis("right").linkToView(self.nodes_axis)
+        self.cost.getAxis("right").setLabel("nodes")
+        self.nodes_axis.setXLink(self.cost)
+        self.curves["nodes"] = pg.PlotDataItem(pen=pg.mkPen(COLOURS["nodes"], width=2), name="nodes")
+        self.nodes_axis.addItem(self.curves["nodes"])
+        if self.cost.legend is not None:
+            self.cost.legend.addItem(self.curves["nodes"], "nodes")
+        self.cost.vb.sigResized.connect(lambda _vb: self.nodes_axis.setGeometry(self.cost.vb.sceneBoundingRect()))
         self.availability.setYRange(0, 100.5)
         self.utilization.setYRange(0, 100.5)
         self.node_curves: list[pg.PlotDataItem] = []
@@ -207,6 +218,9 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         cost = h.column("cost_per_hour")[k:]
         self.curves["cost"].setData(t, cost)
         _headroom(self.cost, cost)
+        nodes = h.column("n_nodes")[k:]
+        self.curves["nodes"].setData(t, nodes, stepMode=None)
+        self.nodes_axis.setYRange(0, max(float(np.nanmax(nodes)) if nodes.size else 1.0, 1.0) * 1.15, padding=0)
         if self.node_curves:
             util = h.smoothed_utilization(k)
             for node_id, curve in zip(self.curve_ids, self.node_curves, strict=True):

@@ -34,6 +34,12 @@ LESSONS = (  # title, vertical built-in, horizontal built-in
     ("Gain 2, concurrency: a burst of 50 requests at 30 s", "gain-concurrency-vertical", "gain-concurrency"),
     ("Gain 3, fault tolerance: a server fails at 30 s", "vertical-4cpu", "gain-fault-tolerance"),
 )
+COMPARE_HISTORY = 4096  # engine steps kept per side: 200 s at 1x, more than the charts' 65 s
+SCALING_LESSONS = (  # the comparison window's further pairs (too long for the kiosk's tour)
+    ("The daily wave: one server scaled up the ladder, or an autoscaled cluster (600 s)",
+     "wave-vertical", "wave-autoscaled"),
+    ("The daily wave: seven fixed servers, or an autoscaled cluster (600 s)", "wave-fixed-7x1", "wave-autoscaled"),
+)
 ROWS = (  # title, unit, curves: (history key, label)
     ("Requests/s (1 s average)", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
                                            ("lost", "lost"))),
@@ -173,8 +179,9 @@ class Comparison(QWidget):
     def __init__(self, parent: QWidget | None = None, flags: Qt.WindowType = Qt.WindowType.Widget):
         super().__init__(parent, flags)
         vertical, horizontal = lesson_pair(*LESSONS[0][1:])
-        self.vertical = SimController(vertical, parent=self)
-        self.horizontal = SimController(horizontal, parent=self)
+        # the comparison's charts show the last minute and it is never scrubbed: a short history will do
+        self.vertical = SimController(vertical, parent=self, history_capacity=COMPARE_HISTORY)
+        self.horizontal = SimController(horizontal, parent=self, history_capacity=COMPARE_HISTORY)
         self.clock = SimClock([self.vertical, self.horizontal], self)
         self.sides = [ClusterSide(self.vertical), ClusterSide(self.horizontal)]
         self.charts = CompareCharts([self.vertical, self.horizontal])
@@ -182,9 +189,11 @@ class Comparison(QWidget):
             self.clock.ticked.connect(side.scene.animate)
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
 
+    lessons = LESSONS  # what ``load_lesson`` indexes
+
     def load_lesson(self, index: int) -> None:
-        """Lesson ``index`` of LESSONS on both sides, from t = 0 with every node up."""
-        vertical, horizontal = lesson_pair(*LESSONS[index][1:])
+        """Lesson ``index`` of ``lessons`` on both sides, from t = 0 with every node up."""
+        vertical, horizontal = lesson_pair(*self.lessons[index][1:])
         self.vertical.replace(vertical)
         self.horizontal.replace(horizontal)
         self.charts.refresh()
@@ -208,7 +217,8 @@ class CompareWindow(Comparison):
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.lesson = QComboBox()
-        for title, _v, _h in LESSONS:
+        self.lessons = LESSONS + SCALING_LESSONS
+        for title, _v, _h in self.lessons:
             self.lesson.addItem(title)
         self.lesson.setAccessibleName("lesson")
         self.lesson.currentIndexChanged.connect(self.load_lesson)

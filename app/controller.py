@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.layout import GAP, box_size, spread_if_overlapping
+from sim_core.challenge import Judge
 from sim_core.engine import Snapshot
 from sim_core.metrics import History
 from sim_core.scenario import Balancer, Event, Node, Scenario, ScenarioError, Workload, validate_data
@@ -60,10 +61,12 @@ class SimController(QObject):
     timeline_changed = Signal()  # an action was recorded, or a branch dropped or restored
     path_changed = Signal()
 
-    def __init__(self, scenario: Scenario, path: Path | None = None, parent: QObject | None = None):
+    def __init__(self, scenario: Scenario, path: Path | None = None, parent: QObject | None = None,
+                 history_capacity: int = 16384):
+        """``history_capacity``: engine steps the charts keep (16384: a 13-minute run at 1x)."""
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.session = Session(spread_if_overlapping(scenario))
+        self.session = Session(spread_if_overlapping(scenario), history_capacity=history_capacity)
         self.path = path
         sig = self.session.signals
         sig.document_replaced.connect(self.scenario_replaced.emit)
@@ -134,7 +137,7 @@ class SimController(QObject):
 
     @property
     def timeline(self) -> list[tuple[Event, str]]:
-        """The run's events with their origin ("scenario" or "user"), in time order."""
+        """The run's events with their origin ("scenario", "user" or "autoscaler"), in time order."""
         return self.session.timeline
 
     @property
@@ -163,6 +166,18 @@ class SimController(QObject):
 
     def id_by_name(self, name: str) -> int:
         return self.session.id_by_name(name)
+
+    def node_draining(self, node_id: int) -> bool:
+        """True while the autoscaler (or a drain) takes the node out: no new requests, finishing its own."""
+        return self.session.node_draining(node_id)
+
+    def judge(self) -> Judge | None:
+        """The run's live verdicts of the scenario's goals (None without goals)."""
+        return self.session.sim.judge
+
+    @property
+    def seed(self) -> int:
+        return self.session.sim.seed
 
     # undoable edits --------------------------------------------------------------------------
     def _push(self, command: QUndoCommand) -> None:

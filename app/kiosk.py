@@ -4,7 +4,9 @@ The comparison lessons (``app.compare.LESSONS``: one vertical and one horizontal
 the same traffic) play fullscreen in a loop, each for its scenario's ``duration_s`` of simulated
 time, under a large title and a caption of what to look at. Visitors tap a big lesson button
 or a server (which fails or recovers it); the tour then waits, and resumes from the first
-lesson after ``idle_s`` wall seconds without a touch, a click or a key.
+lesson after ``idle_s`` wall seconds without a touch, a click or a key. The Challenges button covers
+the lessons with ``app.challenge_play`` (large buttons, goals live, a result card) until the
+visitor goes back or the tour resumes.
 
 There are no menus, files, dialogs, autosave or settings, and a close request from a visitor
 (Alt+F4, the window manager) is refused. Staff exit with Ctrl+Shift+Q (``EXIT_KEYS``).
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.challenge_play import ChallengePlay
 from app.compare import LESSONS, ClusterSide, CompareCharts, Comparison
 
 EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
@@ -133,7 +136,37 @@ class KioskWindow(Comparison):
             self.buttons.addButton(button, k)
             buttons.addWidget(button)
         self.buttons.idClicked.connect(self.show_lesson)
+        self.challenges_button = QPushButton("Challenges ▶")
+        self.challenges_button.setObjectName("lesson")
+        self.challenges_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.challenges_button.clicked.connect(self.show_challenges)
+        buttons.addWidget(self.challenges_button)
         layout.addLayout(buttons)
+        self.challenge_page: ChallengePlay | None = None  # made on the first visit (it loads a challenge)
+
+    # challenges ---------------------------------------------------------------------------------
+    def show_challenges(self) -> None:
+        """Cover the lessons with the challenge page (the lessons' clock stops meanwhile)."""
+        if self.challenge_page is None:
+            self.challenge_page = ChallengePlay(self, touch=True)
+            self.challenge_page.setAutoFillBackground(True)
+            self.challenge_page.back.connect(self.hide_challenges)
+        self.clock.set_running(False)
+        self.challenge_page.setGeometry(self.rect())
+        self.challenge_page.show()
+        self.challenge_page.raise_()
+
+    def hide_challenges(self) -> None:
+        """Back to the lessons, running."""
+        if self.challenge_page is not None and self.challenge_page.isVisible():
+            self.challenge_page.load(self.challenge_page.challenge.name)  # stops its run
+            self.challenge_page.hide()
+            self.clock.set_running(True)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.challenge_page is not None:
+            self.challenge_page.setGeometry(self.rect())
 
     # the tour -----------------------------------------------------------------------------------
     def show_lesson(self, index: int) -> None:
@@ -179,6 +212,7 @@ class KioskWindow(Comparison):
     def resume_tour(self) -> None:
         """Back to the automatic tour from the first lesson, whatever the visitor changed."""
         self.touring = True
+        self.hide_challenges()
         self.show_lesson(0)
 
     def start(self) -> None:

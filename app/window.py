@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.autosave import Autosaver, pending
 from app.canvas import ClusterScene, ClusterView
+from app.challenge_dock import ChallengeDock
 from app.charts import ChartPanel, Readout
 from app.controller import SPEEDS, SimClock, SimController
 from app.inspector import Inspector
@@ -113,6 +114,11 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        c = self.ctrl  # a challenge's goals, live, under the inspector (hidden for other scenarios)
+        self.goals_dock = ChallengeDock(self, c.judge, lambda: c.scenario, c.run_scenario, lambda: c.seed)
+        self.goals_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                    | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.goals_dock)
         self.statusBar().addPermanentWidget(self.readout.time_label)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
@@ -225,6 +231,10 @@ class MainWindow(QMainWindow):
         c.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
         c.path_changed.connect(self._update_title)
         c.scenario_replaced.connect(self._after_replace)
+        c.scenario_replaced.connect(self.goals_dock.reload)
+        c.stepped.connect(lambda _snaps: self.goals_dock.refresh())
+        c.sim_reset.connect(self.goals_dock.refresh)
+        self.goals_dock.card.try_again.connect(self.reset)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.clock.ticked.connect(self.scene.animate)
         self.clock.running_changed.connect(lambda running: self.act_play.setText("&Pause" if running else "&Play"))
@@ -463,6 +473,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.clock.set_running(False)
+        self.goals_dock.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.autosaver.discard()
         for other in (self.compare_window, self.error_box):  # nothing of this window stays on screen

@@ -1,6 +1,7 @@
 """The headless command line: ``scalelab run`` and ``scalelab validate``.
 
-``main(argv)`` takes the subcommand and its arguments and returns the exit code: 0 ok,
+``main(argv)`` takes the subcommand and its arguments and returns the exit code: 0 ok (for a
+challenge: every goal met and, with ``--challenge``, only allowed changes), 1 a goal or rule not met,
 2 bad input (a message per problem on stderr, never a traceback), 130 interrupted,
 141 output pipe closed.
 """
@@ -34,6 +35,7 @@ from sim_core.scenario import (
 
 MIN_SECONDS, MAX_SECONDS = 0.01, 1e6  # the shortest and longest run, in simulated seconds
 MIN_DT = 0.001  # s
+MAX_DECISIONS_SHOWN = 40
 
 
 
@@ -119,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", type=Path, metavar="FILE", help="write one row per simulated second to FILE")
     run.add_argument("--trace", type=Path, metavar="FILE",
                      help="replay arrivals (and CPU times) from a CSV: arrival_s[,cpu_s][,node]")
+    run.add_argument("--challenge", metavar="CHALLENGE",
+                     help="grade SCENARIO as an answer to this challenge (file or built-in name): "
+                          "its goals, only the changes it allows, within its budget")
     run.add_argument("--dt", type=_number_in(MIN_DT, 1.0), default=0.1, metavar="DT",
                      help=f"engine step in seconds, {MIN_DT:g}..1 (default 0.1); rows stay per second")
 
@@ -161,6 +166,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.scenario is None:
         raise ScenarioError("scenario: give a scenario file or built-in name, or --list to see the built-ins")
     scenario = resolve(args.scenario)
+    goals, rules = scenario.goals, None
+    if args.challenge is not None:  # graded against the challenge's own goals, whatever the answer says
+        from sim_core.challenge import check_rules
+
+        original = resolve(args.challenge)
+        if original.goals is None:
+            raise ScenarioError(f"--challenge {args.challenge}: has no goals section; it is not a challenge")
+        goals, rules = original.goals, check_rules(original, scenario)
     trace = None
     if args.trace is not None:
         from sim_core.trace import load_trace
@@ -172,8 +185,9 @@ def _run(args: argparse.Namespace) -> int:
         trace.check_nodes(len(scenario.nodes))
     seconds = scenario.duration_s if args.seconds is None else args.seconds
 
-    from sim_core import metrics  # compiles the kernel: only when there is a run to do
+    from sim_core import challenge, metrics  # compiles the kernel: only when there is a run to do
 
+    judge = None if goals is None else challenge.Judge(goals, scenario.duration_s)
     wall = time.perf_counter()
     count = 0
     try:
@@ -184,7 +198,8 @@ def _run(args: argparse.Namespace) -> int:
                 count += 1
                 progress.update(row["t_s"])
 
-            summary, sim = metrics.run(scenario, seconds, seed=args.seed, dt=args.dt, trace=trace, on_row=on_row)
+            summary, sim = metrics.run(scenario, seconds, seed=args.seed, dt=args.dt, trace=trace, on_row=on_row,
+                                       on_step=None if judge is None else judge.add)
     except KeyboardInterrupt:
         if args.csv is not None and count:
             _say(f"kept the {count} rows written so far in {shown(args.csv)}")
@@ -195,13 +210,29 @@ def _run(args: argparse.Namespace) -> int:
         _say("warning: " + _overload(sim, summary))
     if args.csv is not None:
         print(f"\nwrote {count} rows to {shown(args.csv)}")
-    return 0
+    if sim.scaling_events:
+        print(f"\nscaling decisions ({len(sim.decisions)}):")
+        for record in sim.decisions[:MAX_DECISIONS_SHOWN]:
+            print(f"  t = {record.t:7.1f} s  {record.reason}")
+        if len(sim.decisions) > MAX_DECISIONS_SHOWN:
+            print(f"  ... and {len(sim.decisions) - MAX_DECISIONS_SHOWN} more")
+    if judge is None:
+        return 0
+    verdicts = challenge.finish(judge, scenario, sim.seed, args.dt)
+    print(f"\ngoals ({sum(v.status == challenge.MET for v in verdicts)} of {len(verdicts)} met):")
+    for verdict in verdicts:
+        print(f"  {verdict.line()}")
+    if rules is not None:
+        print(f"\nrules of {args.challenge}: " + ("kept" if not rules else f"{len(rules)} broken"))
+        for problem in rules:
+            print(f"  BROKEN   {problem}")
+    return 0 if challenge.all_met(verdicts) and not rules else 1
 
 
 def _input_files(args: argparse.Namespace) -> list[Path]:
     """The files this run reads (scenario, trace), which its output must not replace."""
     found = []
-    for given in (args.scenario, args.trace):
+    for given in (args.scenario, args.trace, getattr(args, "challenge", None)):
         if given is None:
             continue
         path = Path(given)

@@ -419,6 +419,29 @@ def restart_node(state: EngineState, params: ClusterParams, j: int, acc: StepAcc
     state.up_at[j] = state.t + params.restart_s[j]
 
 
+def drain_node(state: EngineState, j: int) -> None:
+    """Take node j out of rotation for removal, keeping the requests it holds.
+
+    The balancer sends it nothing from now on (a deregistration, not a failure: no health
+    check to wait for). An up node finishes its queued and running requests at the times
+    already set; ``drained_at`` says when the last one leaves. A node that is booting or
+    down holds nothing: it is stopped where it is and never comes back into rotation.
+    """
+    state.routable[j] = False
+    state.route_at[j] = np.inf
+    state.route_to[j] = False
+    if state.state[j] != UP:
+        state.state[j] = DOWN
+        state.up_at[j] = np.inf
+
+
+def drained_at(state: EngineState, j: int) -> float:
+    """When node j holds no request any more (s): the last departure of those it holds, or now."""
+    pool = state.pool
+    mine = pool.node == j
+    return max(state.t, float(pool.dep[mine].max())) if mine.any() else state.t
+
+
 def _fire_timers(state: EngineState, params: ClusterParams) -> None:
     """Apply the node-up and balancer-view changes due at or before ``state.t``."""
     t = state.t

@@ -17,6 +17,7 @@ from typing import TextIO
 import numpy as np
 
 from sim_core.engine import UP, Simulation, Snapshot
+from sim_core.scaling import ScalingSimulation
 from sim_core.scenario import Event, Scenario
 from sim_core.trace import Trace
 
@@ -148,14 +149,18 @@ def summarize(snap: Snapshot, seconds: float, utilization: float) -> RunSummary:
 
 def run(scenario: Scenario, seconds: float | None = None, seed: int | None = None, dt: float = DEFAULT_DT,
         trace: Trace | None = None, events: list[Event] | None = None,
-        on_row: Callable[[dict[str, float]], None] | None = None) -> tuple[RunSummary, Simulation]:
+        on_row: Callable[[dict[str, float]], None] | None = None,
+        on_step: Callable[[Snapshot], None] | None = None) -> tuple[RunSummary, ScalingSimulation]:
     """Run ``scenario`` headless for ``seconds`` (default its ``duration_s``) and summarize it.
 
-    ``events`` replaces the scenario's timeline; ``on_row`` receives each per-second row.
-    Returns the summary and the finished Simulation.
+    ``events`` replaces the scenario's timeline; ``on_row`` receives each per-second row and
+    ``on_step`` each engine step's Snapshot. Returns the summary and the finished Simulation
+    (it runs the scenario's autoscaler, if any).
     """
     seconds = scenario.duration_s if seconds is None else seconds
-    sim = Simulation(scenario, seed=seed, trace=trace, events=events)
+    sim = ScalingSimulation(scenario, seed=seed, trace=trace, events=events)
+    if on_step is not None:
+        sim.observers.append(on_step)
     busy = 0.0
     last = None
     for row, span, snap in second_rows(sim, seconds, dt):
@@ -204,7 +209,9 @@ class History:
         self._util = np.full((2 * self.capacity, 0), np.nan, dtype=np.float32)
         self.node_ids: list[int] = []  # the node id of each per-node column (-1: free)
         self._cols: dict[int, int] = {}  # node id -> column
-        self._last_seen: list[int] = []  # number (from 1) of the last sample with a value in each column
+        self._last_seen = np.zeros(0, dtype=np.int64)  # number (from 1) of the last sample with a value, per column
+        self._ids: list[int] = []  # the ids of the last append, and their columns
+        self._id_cols = np.zeros(0, dtype=np.int64)
         self._next = 0  # where the next sample goes
         self._start = 0  # where the oldest stored sample is
         self._count = 0  # samples ever appended (since the last clear)
@@ -220,7 +227,10 @@ class History:
     # writing -------------------------------------------------------------------------------
     def append(self, snap: Snapshot, ids: list[int]) -> None:
         """Store one snapshot; ``ids`` are the node ids of its per-node arrays, in engine order."""
-        cols = [self._column_of(node_id) for node_id in ids]
+        if ids != self._ids:  # the cluster changed: look the columns up again
+            self._ids = list(ids)
+            self._id_cols = np.array([self._column_of(node_id) for node_id in ids], dtype=np.int64)
+        cols = self._id_cols
         row = (
             snap.t, snap.dt,
             snap.offered_total, snap.served_total, snap.rejected_total, snap.lost_total,
@@ -236,8 +246,7 @@ class History:
         self._util[i] = values
         self._util[i + self.capacity] = values
         self._count += 1
-        for c in cols:
-            self._last_seen[c] = self._count
+        self._last_seen[cols] = self._count
         self._next = (i + 1) % self.capacity
         if self._stored == self.capacity:
             self._start = self._next
@@ -252,7 +261,7 @@ class History:
         if col is not None:
             return col
         oldest = self._count - self._stored
-        free = next((c for c, seen in enumerate(self._last_seen) if seen <= oldest and seen >= 0), None)
+        free = next((c for c, seen in enumerate(self._last_seen) if seen <= oldest), None)
         if free is None:
             self._add_column()
             free = len(self.node_ids) - 1
@@ -284,7 +293,7 @@ class History:
             self.size = min(self.size, keep)
         self._util = np.hstack((self._util, np.full((2 * self.capacity, 1), np.nan, dtype=np.float32)))
         self.node_ids.append(-1)
-        self._last_seen.append(-1)
+        self._last_seen = np.append(self._last_seen, 0)
 
     def set_limit(self, t: float) -> None:
         """Show only the samples up to time ``t`` (s); ``math.inf`` shows them all."""

@@ -30,6 +30,7 @@ MAX_NODES = 5000  # the largest cluster this machine simulates at a usable speed
 MAX_RATE = 2_000_000.0  # requests per second
 MAX_EVENTS = 10_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
+OPTIONAL_SECTIONS = ("autoscaler", "goals")  # left out of a saved file when the scenario has none
 
 Policy = Literal["round_robin", "random", "least_connections", "power_of_two", "weighted"]
 POLICIES: tuple[str, ...] = ("round_robin", "random", "least_connections", "power_of_two", "weighted")
@@ -241,6 +242,117 @@ def timeline_problems(nodes: list[str], events: list[Event]) -> list[str]:
     return problems
 
 
+class Rung(BaseModel):
+    """One size on a vertical scaling ladder: what a node becomes when it is resized to it."""
+
+    model_config = _model_config()
+    cores: Annotated[int, Field(ge=1, le=256)]
+    ram_gb: Annotated[float, Field(ge=0.125, le=4096.0)]
+    storage_gb: Annotated[float, Field(ge=1.0, le=1_000_000.0)] = 500.0
+    price_per_hour: Annotated[float, Field(ge=0.0, le=10_000.0)] = 0.05
+
+
+SLIDE_LADDER = (  # the slide's vertical scaling: 1 CPU/1 GB/500 GB -> 2/2/1 TB -> 4/4/2 TB
+    Rung(cores=1, ram_gb=1.0, storage_gb=500.0, price_per_hour=0.0116),
+    Rung(cores=2, ram_gb=2.0, storage_gb=1000.0, price_per_hour=0.0232),
+    Rung(cores=4, ram_gb=4.0, storage_gb=2000.0, price_per_hour=0.0464),
+)
+AutoscaleMetric = Literal["utilization", "p95_latency"]
+
+
+class Autoscaler(BaseModel):
+    """A controller that resizes the cluster while it runs (see ``sim_core.autoscale``).
+
+    ``horizontal`` follows the Kubernetes Horizontal Pod Autoscaler: every ``period_s`` seconds
+    desired = ceil(current x metric / target), no change while metric / target is within
+    ``tolerance`` of 1, scale-down to the highest recommendation of the last ``stabilization_s``
+    seconds, at most max(``scale_up_max_nodes``, ``scale_up_max_percent`` % of current) nodes
+    added per period, always within ``min_nodes``..``max_nodes``. Added nodes are copies of
+    ``template`` (named ``template.name-1``, ``-2``, ...); removed nodes drain first.
+    ``vertical`` resizes a node to the next ``ladder`` rung when its utilization over a period
+    is above ``target_utilization`` (the resize restarts it).
+    """
+
+    model_config = _model_config()
+    kind: Literal["horizontal", "vertical"] = "horizontal"
+    metric: AutoscaleMetric = "utilization"
+    target_utilization: Annotated[float, Field(ge=0.01, le=1.0)] = 0.7  # mean busy fraction of the nodes
+    target_p95_ms: Annotated[float, Field(ge=0.1, le=1e7)] = 500.0  # p95 latency over a period
+    min_nodes: Annotated[int, Field(ge=1, le=MAX_NODES)] = 1
+    max_nodes: Annotated[int, Field(ge=1, le=MAX_NODES)] = 10
+    period_s: Annotated[float, Field(ge=0.1, le=3600.0)] = 15.0
+    stabilization_s: Annotated[float, Field(ge=0.0, le=86_400.0)] = 300.0
+    tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    scale_up_max_nodes: Annotated[int, Field(ge=1, le=MAX_NODES)] = 4
+    scale_up_max_percent: Annotated[float, Field(ge=0.0, le=10_000.0)] = 100.0
+    template: Node = Field(default_factory=lambda: Node(name="auto", ram_gb=1.0, price_per_hour=0.0116))
+    ladder: Annotated[list[Rung], Field(min_length=2, max_length=20)] = Field(
+        default_factory=lambda: list(SLIDE_LADDER))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Autoscaler:
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(f"max_nodes: {self.max_nodes} must be at least min_nodes ({self.min_nodes})")
+        for i in range(1, len(self.ladder)):
+            if self.ladder[i].cores <= self.ladder[i - 1].cores:
+                raise ValueError(f"ladder[{i}].cores: {self.ladder[i].cores} must be more than the rung below "
+                                 f"({self.ladder[i - 1].cores})")
+        if self.kind == "vertical" and self.metric != "utilization":
+            raise ValueError("metric: a vertical autoscaler follows utilization only")
+        return self
+
+
+GoalMetric = Literal["served_rps", "p99_ms", "availability_pct", "cost_per_hour", "lost", "rejected",
+                     "survive_failure"]
+GOAL_AT_LEAST: tuple[str, ...] = ("served_rps", "availability_pct", "survive_failure")
+Change = Literal["nodes", "resize", "policy", "autoscaler"]
+
+
+class Goal(BaseModel):
+    """One threshold a challenge must meet over the span ``from_s``..``to_s`` (None: the end of the run).
+
+    ``served_rps`` (at_least, requests served in the span / its length), ``p99_ms`` (at_most, of the
+    requests completed in the span), ``availability_pct`` (at_least, served / ended in the span),
+    ``cost_per_hour`` (at_most, the span's cost / its hours), ``lost`` and ``rejected`` (at_most,
+    requests in the span), ``survive_failure`` (at_least: in one extra run per node, that node
+    fails at ``from_s`` and stays down, and availability over the span stays at least this %).
+    """
+
+    model_config = _model_config()
+    metric: GoalMetric
+    at_least: Annotated[float, Field(ge=0.0, le=1e9)] | None = None
+    at_most: Annotated[float, Field(ge=0.0, le=1e9)] | None = None
+    from_s: Annotated[float, Field(ge=0.0, le=1e6)] = 0.0
+    to_s: Annotated[float, Field(ge=0.0, le=1e6)] | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Goal:
+        wanted = "at_least" if self.metric in GOAL_AT_LEAST else "at_most"
+        other = "at_most" if wanted == "at_least" else "at_least"
+        if getattr(self, other) is not None:
+            raise ValueError(f"{other}: {self.metric} takes {wanted}, not {other}")
+        if getattr(self, wanted) is None:
+            raise ValueError(f"{wanted}: missing; {self.metric} needs it")
+        if self.to_s is not None and self.to_s <= self.from_s:
+            raise ValueError(f"to_s: {self.to_s:g} must be greater than from_s ({self.from_s:g})")
+        return self
+
+    @property
+    def threshold(self) -> float:
+        return self.at_least if self.at_least is not None else self.at_most  # type: ignore[return-value]
+
+
+class Goals(BaseModel):
+    """A challenge: the ``targets`` to meet, what the player may change, and a budget ($/h of the
+    starting cluster, None: no budget)."""
+
+    model_config = _model_config()
+    targets: Annotated[list[Goal], Field(min_length=1, max_length=20)]
+    allowed: Annotated[list[Change], Field(max_length=4)] = Field(default_factory=list)
+    budget_per_hour: Annotated[float, Field(ge=0.0, le=1e6)] | None = None
+    hint: Annotated[str, Field(max_length=500)] = ""
+
+
 class Scenario(BaseModel):
     """A whole scenario file: cluster, balancer, workload and events."""
 
@@ -254,6 +366,8 @@ class Scenario(BaseModel):
     balancer: Balancer = Field(default_factory=Balancer)
     workload: Workload = Field(default_factory=Workload)
     events: Annotated[list[Event], Field(max_length=MAX_EVENTS)] = Field(default_factory=list)
+    autoscaler: Autoscaler | None = None
+    goals: Goals | None = None
 
     @model_validator(mode="after")
     def _names(self) -> Scenario:
@@ -415,6 +529,11 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{path}: {count} {path} is not in {low}..{limit} (too large for this machine)"
     if kind == "too_short" and path == "nodes":
         return f"{path}: a scenario needs at least 1 node"
+    if kind in ("too_short", "too_long"):
+        count = len(value) if isinstance(value, list) else "?"
+        side, limit = ("minimum", error["ctx"]["min_length"]) if kind == "too_short" else \
+            ("maximum", error["ctx"]["max_length"])
+        return f"{path}: {count} item{'' if count == 1 else 's'} where the {side} is {limit}"
     if kind == "string_too_long":
         return f"{path}: {_fmt(value)} is longer than {error['ctx']['max_length']} characters"
     if kind == "string_too_short":
@@ -562,8 +681,12 @@ def load(path: str | os.PathLike[str]) -> Scenario:
 
 
 def dumps(scenario: Scenario) -> str:
-    """The scenario as indented JSON text, ending with a newline."""
-    return json.dumps(scenario.model_dump(mode="json"), indent=2) + "\n"
+    """The scenario as indented JSON text, ending with a newline (optional sections only when set)."""
+    data = scenario.model_dump(mode="json")
+    for section in OPTIONAL_SECTIONS:
+        if data.get(section) is None:
+            data.pop(section, None)
+    return json.dumps(data, indent=2) + "\n"
 
 
 def atomic_writer(path: str | os.PathLike[str], newline: str | None = None):

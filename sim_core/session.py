@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sim_core import metrics
-from sim_core.engine import DOWN, Checkpoint, Simulation, Snapshot
+from sim_core.engine import DOWN, Checkpoint, Snapshot
+from sim_core.scaling import ScalingSimulation
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state
@@ -26,7 +27,7 @@ CHECKPOINT_WALL_S = 1.0  # but at most one per this much wall time (fast speeds 
 MAX_CHECKPOINTS = 400  # beyond this (or CHECKPOINT_BYTES), every other older checkpoint is dropped
 CHECKPOINT_BYTES = 256 * 2**20
 MAX_STEP_ENDS = 2_000_000  # step times remembered (16 MB): the oldest half is forgotten beyond it
-SCENARIO, USER = "scenario", "user"
+SCENARIO, USER, AUTOSCALER = "scenario", "user", "autoscaler"
 
 
 class Signal:
@@ -75,9 +76,9 @@ class _Signals:
 class Session:
     """One document and its run. Node ids are ints, stable for the session's life (one per node name)."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None):
+    def __init__(self, scenario: Scenario, seed: int | None = None, history_capacity: int = 16384):
         self.signals = _Signals()
-        self.history = metrics.History()
+        self.history = metrics.History(history_capacity)
         self.seed_override = seed
         self._name_ids: dict[str, int] = {}
         self.load(scenario)
@@ -123,7 +124,8 @@ class Session:
     def _start_run(self) -> None:
         self.base = self.document
         self.user_actions: list[Event] = []
-        self.sim = Simulation(self.base, seed=self.seed_override, events=list(self.base.events))
+        self.sim = ScalingSimulation(self.base, seed=self.seed_override, events=list(self.base.events))
+        self._decisions_seen = 0
         self.history.clear()
         self.last: Snapshot | None = None
         self.step_ends = array("d", [0.0])  # the end of every step of the run (s): replays follow them
@@ -150,9 +152,14 @@ class Session:
 
     @property
     def timeline(self) -> list[tuple[Event, str]]:
-        """Every event of the run with its origin (SCENARIO or USER), in time order."""
+        """Every event of the run with its origin (SCENARIO, USER or AUTOSCALER), in time order.
+
+        The autoscaler's decisions (with their reasons) are derived from the run, not part of the
+        timeline it replays: the scenario's autoscaler makes them again."""
         user = {id(e) for e in self.user_actions}
-        return [(e, USER if id(e) in user else SCENARIO) for e in self.sim.events]
+        events = [(e, USER if id(e) in user else SCENARIO) for e in self.sim.events]
+        scaled = [(e, AUTOSCALER) for e in self.sim.scaling_events]
+        return sorted(events + scaled, key=lambda pair: pair[0].at_s) if scaled else events
 
     def advance(self, seconds: float, steps: int, deadline: float = math.inf) -> list[Snapshot]:
         """Run ``steps`` engine steps covering ``seconds`` (s); stop early at ``deadline`` (perf_counter).
@@ -207,6 +214,9 @@ class Session:
         if snaps:
             self.last = snaps[-1]
             self.signals.stepped.emit(snaps)
+            if len(self.sim.decisions) != self._decisions_seen:  # the autoscaler acted
+                self._decisions_seen = len(self.sim.decisions)
+                self.signals.timeline_changed.emit()
 
     def step_once(self, dt: float) -> None:
         """One engine step of ``dt`` seconds (or the next recorded one when replaying)."""
@@ -297,6 +307,10 @@ class Session:
             return ["added"]
         return [f for f in ("cores", "ram_gb", "core_speed", "storage_gb", "price_per_hour", "restart_s")
                 if getattr(doc, f) != getattr(node, f)]
+
+    def node_draining(self, node_id: int) -> bool:
+        """True while the node drains for removal (it takes no new requests, finishes its own)."""
+        return self.sim.scenario.nodes[self.index_of(node_id)].name in self.sim.draining
 
     def node_state(self, node_id: int) -> int:
         """UP, DOWN or RESTARTING (``sim_core.engine`` codes)."""
