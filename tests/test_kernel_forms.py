@@ -74,37 +74,41 @@ def test_an_unknown_form_is_named():
 
 # numba's default cache locations made unusable, as with a read-only install and an unwritable home:
 # CI runs as root, which writes anywhere, so numba is told to try only NUMBA_CACHE_DIR, left unset.
+# The kernel's functions go through the same kernel._njit as this small one, which compiles in a blink.
 JIT_PROBE = """
 import sys, tempfile
 import numba
 tempfile.tempdir = sys.argv[1]  # the temporary directory the fallback may use
+sys.path.insert(0, sys.argv[2])
 try:
     numba.njit(cache=True)(lambda x: x)
     print("plain cache=True worked")
 except RuntimeError as exc:
     print("plain cache=True failed:", exc)
+import probed
 from sim_core import kernel
-kernel.use("jit")
-kernel.warm_up()
-print("kernel:", kernel.describe())
-print("cache hits:", len(kernel.serve.stats.cache_hits))
+twice, where = kernel._njit(probed.twice)
+assert twice(21) == 42
+print("cache:", where)
+print("cache hits:", len(twice.stats.cache_hits))
 """
 
 
-def probe(tmpdir: Path) -> str:
+def probe(tmpdir: Path, module_dir: Path) -> str:
+    (module_dir / "probed.py").write_text("def twice(x):\n    return 2 * x\n")
     env = dict(os.environ, NUMBA_CACHE_LOCATOR_CLASSES="UserProvidedCacheLocator", NUMBA_CACHE_DIR="")
     env.pop("NUMBA_CACHE_DIR")
-    done = subprocess.run([sys.executable, "-c", JIT_PROBE, str(tmpdir)], env=env, cwd=REPO,
+    done = subprocess.run([sys.executable, "-c", JIT_PROBE, str(tmpdir), str(module_dir)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_jit_without_a_writable_cache_location_caches_in_a_private_temporary_folder(tmp_path):
-    first = probe(tmp_path)
+    first = probe(tmp_path, tmp_path)
     assert "plain cache=True failed: cannot cache function" in first  # the failure being handled
-    assert f"cache in {tmp_path}" in first and "cache hits: 0" in first
-    second = probe(tmp_path)
+    assert f"cache: cache in {tmp_path}" in first and "cache hits: 0" in first
+    second = probe(tmp_path, tmp_path)
     assert "cache hits: 1" in second  # the second launch loads, it does not compile again
 
 
