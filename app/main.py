@@ -2,8 +2,8 @@
 anything else opens the window.
 
 Start-up order matters for the first frame (goal: under 1 s): nothing here imports Qt, numba or
-the engine before it is needed, and the kernel (``sim_core.kernel``) loads at the first simulation
-step, after the window has painted.
+the engine before it is needed, and the window defers the kernel's warm-up (loading numba, or
+the compiled library) until its first frame is painted.
 """
 
 from __future__ import annotations
@@ -27,9 +27,33 @@ def main(argv: list[str] | None = None) -> int:
         from app.selftest import install_first_frame_probe
 
         install_first_frame_probe()
-    from app.window import run_app  # imports Qt only when a window is wanted
+    from app.window import create_app, run_app  # imports Qt only when a window is wanted
 
+    warm_up_after_first_frame(create_app())
     return run_app(args)
+
+
+def warm_up_after_first_frame(app) -> None:
+    """Defer the kernel's warm-up (``Simulation()`` would do it) until a window has painted, then do it.
+
+    If the clock steps before that, the first step loads the kernel itself.
+    """
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QWidget
+
+    from sim_core import kernel
+
+    kernel.defer_warm_up()
+
+    class FirstFrame(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget):
+                app.removeEventFilter(self)
+                QTimer.singleShot(0, lambda: kernel.warm_up(now=True))  # after this frame is flushed
+            return False
+
+    app._first_frame_filter = FirstFrame(app)  # kept alive with the app
+    app.installEventFilter(app._first_frame_filter)
 
 
 if __name__ == "__main__":

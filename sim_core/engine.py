@@ -675,6 +675,7 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int | None = None, trace: Trace | None = None,
                  record: bool = False, window_s: float = WINDOW_S, events: list[Event] | None = None):
+        kernel.warm_up()
         self._base = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.trace = trace

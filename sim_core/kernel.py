@@ -1,8 +1,8 @@
 """The per-request kernel (``serve``, ``settle``), loaded on first use from the fastest working form.
 
 The loops themselves are in ``sim_core.kernel_loops`` (read its docstring for the model). This
-module picks how they run, the first time ``kernel.serve`` or ``kernel.settle`` is used (so that
-importing the engine costs no compiler, and the window paints before any of it loads):
+module picks how they run, the first time ``warm_up()``, ``kernel.serve`` or ``kernel.settle`` is
+used (so importing the engine costs no compiler, and the window can paint before any of it loads):
 
 1. ``aot``: the library compiled ahead of time by ``python -m sim_core.kernel_build`` (numba's
    ``pycc``), ``sim_core/_kernel_aot*.so``/``.pyd``. Needs neither numba nor a cache at run time,
@@ -49,6 +49,7 @@ SOURCE = Path(__file__).with_name("kernel_loops.py")
 kind: str | None = None  # the form in use, once loaded
 detail: str = ""  # how it was loaded (cache location, why a faster form was skipped)
 _skipped: list[str] = []
+_deferred = False  # see defer_warm_up
 
 
 def source_digest(text: bytes) -> int:
@@ -184,8 +185,24 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def warm_up() -> None:
-    """Load the kernel and run it once on a tiny input, so the JIT's compile (or cache load) is done."""
+def defer_warm_up() -> None:
+    """Make ``warm_up()`` return at once until ``warm_up(now=True)``: the app paints its window first.
+
+    Simulation() warms the kernel up so that no step pays for loading it; the window calls this
+    first and warms up after its first frame is painted (``app.main``). A step before that loads
+    the kernel itself (``__getattr__``).
+    """
+    global _deferred
+    _deferred = True
+
+
+def warm_up(now: bool = False) -> None:
+    """Load the kernel and run it once on a tiny input, so the JIT's compile (or cache load) is done.
+
+    Does nothing after ``defer_warm_up()`` unless ``now``.
+    """
+    if _deferred and not now:
+        return
     one = np.zeros(1)
     idx = np.zeros(1, dtype=np.int64)
     module = sys.modules[__name__]
