@@ -1,4 +1,4 @@
-"""The ``scalelab`` command: ``run``/``validate`` stay headless; ``--selftest`` checks the install;
+"""The ``scalelab`` command: ``run``/``validate``/``sweep`` stay headless; ``--selftest`` checks the install;
 anything else opens the window.
 
 Start-up order matters for the first frame (goal: under 1 s): nothing here imports Qt, numba or
@@ -13,9 +13,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``scalelab [run|validate|--selftest] ...``; otherwise start the window. Returns the exit code."""
+    """Dispatch ``scalelab [run|validate|sweep|--selftest] ...``; otherwise start the window. Returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("run", "validate"):
+    if args and args[0] in ("run", "validate", "sweep"):
         from sim_core.cli import main as cli_main
 
         return cli_main(args)
