@@ -16,6 +16,7 @@ from typing import Any
 from sim_core.scenario import ScenarioError, resources_dir
 
 BUILTIN_SWEEPS = resources_dir() / "sweeps"
+CONNECT_TIMEOUT_S = 10.0  # how long --scheduler may take to answer
 
 
 def add_parser(commands: Any) -> None:
@@ -98,7 +99,7 @@ def _connect(address: str) -> Any:
     from distributed import Client
 
     try:
-        return Client(address, timeout="10s")
+        return Client(address, timeout=f"{CONNECT_TIMEOUT_S:g}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise ScenarioError(f"--scheduler {address}: cannot connect ({exc})") from None
 

@@ -134,7 +134,6 @@ class DaskBackend:
 
     def __init__(self, client: Any):
         self.client = client
-        self.token = uuid.uuid4().hex[:12]  # keys stay unique on a scheduler shared by several sweeps
 
     @property
     def workers(self) -> int:
@@ -145,7 +144,10 @@ class DaskBackend:
 
         if not tasks:
             return
-        keys = [f"scalelab-sweep-{self.token}-{t.point.index}-{t.replication}" for t in tasks]
+        # Keys unique to this batch: Dask would hand back a finished task of the same key instead of
+        # running it, and a scheduler may serve several sweeps (or one backend several batches).
+        token = uuid.uuid4().hex[:12]
+        keys = [f"scalelab-sweep-{token}-{t.point.index}-{t.replication}" for t in tasks]
         futures = self.client.map(evaluate, tasks, key=keys, pure=False)
         by_key = dict(zip(keys, tasks, strict=True))
         pending = as_completed(futures, with_results=True, raise_errors=False)
