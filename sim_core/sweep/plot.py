@@ -4,7 +4,7 @@ A question is a combination of the axes asked of the cluster (rate, service dist
 failure); within a panel each point is one cluster design. Points that meet the constraints are
 drawn green and labelled (``nodes x cores``); the others grey; the Pareto front (no other point
 is both cheaper and faster) is a line, and the cheapest point that meets the constraints a star.
-matplotlib with the Agg backend: no display needed.
+matplotlib's Figure with no pyplot: rendered with Agg (PNG) and its SVG writer, no display needed.
 """
 
 from __future__ import annotations
@@ -38,10 +38,7 @@ def label(point: dict[str, Any]) -> str:
 
 def pareto_figure(spec: SweepSpec, points: list[dict[str, Any]]):
     """A matplotlib Figure of the per-point rows (``results.aggregate``)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global state; savefig renders with Agg
 
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for point in points:

@@ -30,30 +30,26 @@ METRIC_COLUMNS = (
 def run_point(scenario: Scenario, seed: int, seconds: float) -> dict[str, float]:
     """Run ``scenario`` from empty for ``seconds`` with ``seed``; its figures over the whole run.
 
-    Throughput in req/s, latency percentiles and mean in ms (of the completed requests), rejected
-    and lost as counts, availability served/(served+rejected+lost) and mean node utilization in
-    percent, cost in $/h. NaN where nothing completed.
+    The figures are the session layer's run summary (``metrics.run``, as ``scalelab run`` prints
+    it): throughput in req/s, latency percentiles and mean in ms (of the completed requests),
+    rejected and lost as counts, availability served/(served+rejected+lost) and mean node
+    utilization in percent, cost in $/h. NaN where nothing completed.
     """
-    from sim_core.engine import Simulation
+    from sim_core import metrics
 
-    sim = Simulation(scenario, seed=seed)
-    busy = 0.0
-    snap = None
-    while sim.t < seconds - 1e-9:
-        snap = sim.step(min(ENGINE_STEP_S, seconds - sim.t))
-        busy += float(snap.utilization.mean()) * snap.dt
+    summary, _ = metrics.run(scenario, seconds, seed=seed, dt=ENGINE_STEP_S)
     return {
-        "offered_rps": snap.offered_total / seconds,
-        "served_rps": snap.served_total / seconds,
-        "p50_ms": 1000.0 * snap.latency_total_p50,
-        "p95_ms": 1000.0 * snap.latency_total_p95,
-        "p99_ms": 1000.0 * snap.latency_total_p99,
-        "mean_ms": 1000.0 * snap.latency_total_mean,
-        "rejected": snap.rejected_total,
-        "lost": snap.lost_total,
-        "availability_pct": 100.0 * snap.availability_total,
-        "utilization_pct": 100.0 * busy / seconds,
-        "cost_per_hour": snap.cost_per_hour,
+        "offered_rps": summary.offered_rps,
+        "served_rps": summary.served_rps,
+        "p50_ms": summary.p50_ms,
+        "p95_ms": summary.p95_ms,
+        "p99_ms": summary.p99_ms,
+        "mean_ms": summary.mean_ms,
+        "rejected": summary.rejected,
+        "lost": summary.lost,
+        "availability_pct": 100.0 * summary.availability,
+        "utilization_pct": 100.0 * summary.utilization,
+        "cost_per_hour": summary.cost_per_hour,
     }
 
 
