@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.ctrl, autosave_folder, self)
         self.error_box: QMessageBox | None = None
         self.compare_window = None
+        self.whatif_dialog = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -170,6 +171,8 @@ class MainWindow(QMainWindow):
         self.act_compare = a("&Compare vertical and horizontal…", self.show_compare, "Ctrl+K",
                              "Run a vertical and a horizontal cluster side by side under the same traffic")
         self.act_fullscreen = a("F&ull screen", self._toggle_fullscreen, K.FullScreen)
+        self.act_whatif = a("&What-if sweep…", self.show_whatif, "Ctrl+Shift+W",
+                            "Run many variants of this cluster on a local Dask cluster and compare cost and p99")
 
         menu = self.menuBar().addMenu("&File")
         menu.addActions([self.act_new, self.act_open])
@@ -196,6 +199,8 @@ class MainWindow(QMainWindow):
         menu.addActions([self.act_faster, self.act_slower, self.act_click_fails])
         menu.addSeparator()
         menu.addActions([self.act_back, self.act_forward, self.act_back_10, self.act_forward_10, self.act_newest])
+        menu.addSeparator()
+        menu.addAction(self.act_whatif)
         menu = self.menuBar().addMenu("&View")
         menu.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out])
         menu.addSeparator()
@@ -458,6 +463,15 @@ class MainWindow(QMainWindow):
         self.compare_window.show()
         self.compare_window.raise_()
 
+    # what-if sweeps -----------------------------------------------------------------------------
+    def show_whatif(self) -> None:
+        from app.whatif import WhatIfDialog
+
+        if self.whatif_dialog is None or not self.whatif_dialog.isVisible():
+            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), lambda s: self.open_scenario(s, None), parent=self)
+        self.whatif_dialog.show()
+        self.whatif_dialog.raise_()
+
     # closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
@@ -467,7 +481,7 @@ class MainWindow(QMainWindow):
         self.goals_dock.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.autosaver.discard()
-        for other in (self.compare_window, self.error_box):  # nothing of this window stays on screen
+        for other in (self.compare_window, self.error_box, self.whatif_dialog):  # nothing of it stays on screen
             if other is not None:
                 other.close()
         event.accept()
