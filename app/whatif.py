@@ -163,17 +163,23 @@ class WhatIfDialog(QDialog):
         controls.addWidget(self.status)
         layout.addLayout(controls)
 
-        self.chart = pg.PlotWidget()
+        self.chart = pg.PlotWidget(axisItems={"left": PlainLogAxis("left")})
         self.chart.setLogMode(x=False, y=True)
-        self.chart.setLabel("bottom", "cost", units="$/h")
-        self.chart.setLabel("left", "p99 latency (ms, log)")
+        self.chart.getAxis("bottom").enableAutoSIPrefix(False)
+        self.chart.setLabel("bottom", "cost ($/h)")
+        self.chart.setLabel("left", "p99 latency (ms, log scale)")
         self.chart.showGrid(x=True, y=True, alpha=0.25)
         self.chart.addLegend(offset=(-10, 10))
-        self.misses = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(MISSES), pen=None, name="misses the goal")
-        self.meets = pg.ScatterPlotItem(size=10, brush=pg.mkBrush(MEETS), pen=pg.mkPen("w"), name="meets the goal")
+        tip = {"hoverable": True, "tip": self._tip}
+        self.misses = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(MISSES), pen=None, name="misses the goal", **tip)
+        self.meets = pg.ScatterPlotItem(size=10, brush=pg.mkBrush(MEETS), pen=pg.mkPen("w"), name="meets the goal",
+                                        **tip)
+        self.best = pg.ScatterPlotItem(size=20, symbol="star", brush=pg.mkBrush(MEETS), pen=pg.mkPen("k"),
+                                       name="cheapest meeting the goal", **tip)
         self.front = pg.PlotDataItem(pen=pg.mkPen(FRONT, width=1.5), name="Pareto front")
-        for item in (self.front, self.misses, self.meets):
+        for item in (self.front, self.misses, self.meets, self.best):
             self.chart.addItem(item)
+        self.best.sigClicked.connect(self._clicked)
         self.misses.sigClicked.connect(self._clicked)
         self.meets.sigClicked.connect(self._clicked)
         self.goal_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(MEETS, style=Qt.PenStyle.DashLine))
@@ -182,7 +188,7 @@ class WhatIfDialog(QDialog):
         layout.addWidget(self.chart, 1)
         self.hint = QLabel("Click a point to open that cluster in the main window. Labels: nodes × cores.")
         layout.addWidget(self.hint)
-        self.resize(980, 720)
+        self.resize(960, 660)
 
     def _spin(self, box, low: float, high: float, value: float, suffix: str, special: str = ""):
         box.setRange(low, high)
@@ -243,7 +249,7 @@ class WhatIfDialog(QDialog):
 
     def _poll(self) -> None:
         state = self.sweeper.state()
-        self.progress.setMaximum(max(state.expected, 1))
+        self.progress.setRange(0, state.expected)  # 0..0 while the workers start: a busy bar
         self.progress.setValue(state.done)
         self.points = aggregate(self.spec, state.rows) if state.rows else []
         self._draw()
@@ -272,7 +278,7 @@ class WhatIfDialog(QDialog):
         shown = [p for p in self.points if not math.isnan(p["p99_ms"]) and p["p99_ms"] > 0]
         good = [p for p in shown if p["meets_constraints"]]
         bad = [p for p in shown if not p["meets_constraints"]]
-        for item, data in ((self.meets, good), (self.misses, bad)):
+        for item, data in ((self.meets, good), (self.misses, bad), (self.best, cheapest(shown))):
             item.setData([{"pos": (p["cost_per_hour"], math.log10(p["p99_ms"])), "data": p["point"]} for p in data])
         front = pareto_front(shown)
         self.front.setData([p["cost_per_hour"] for p in front], [p["p99_ms"] for p in front])
@@ -289,6 +295,14 @@ class WhatIfDialog(QDialog):
         self.goal_line.setVisible(goal is not None)
         if goal is not None:
             self.goal_line.setValue(math.log10(goal))
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        p = next((p for p in self.points if p["point"] == data), None)
+        if p is None:
+            return ""
+        return (f"{p['nodes']} × {p['cores']} CPU / {p['ram_gb']:g} GB, {p['policy']}, {p['rate']:g} req/s, "
+                f"failure {p['failure']}\n${p['cost_per_hour']:.4f}/h, p99 {p['p99_ms']:.0f} ms, "
+                f"availability {p['availability_pct']:.2f}%\nclick: open this cluster")
 
     def _clicked(self, _item, spots, *_event) -> None:
         if len(spots):
@@ -317,6 +331,13 @@ class WhatIfDialog(QDialog):
     def reject(self) -> None:  # Escape hides a dialog without a closeEvent
         self.shutdown()
         super().reject()
+
+
+class PlainLogAxis(pg.AxisItem):
+    """A log axis labelled 200, 500, 1000 instead of 2·10², 5·10², 10³."""
+
+    def logTickStrings(self, values, scale, spacing):
+        return [f"{10 ** v:g}" for v in values]
 
 
 def _failure_of(spec: SweepSpec, label: str):

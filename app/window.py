@@ -468,9 +468,16 @@ class MainWindow(QMainWindow):
         from app.whatif import WhatIfDialog
 
         if self.whatif_dialog is None or not self.whatif_dialog.isVisible():
-            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), lambda s: self.open_scenario(s, None), parent=self)
+            # a window of its own (no parent), so the main window can come to the front over it
+            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), self.open_sweep_point)
         self.whatif_dialog.show()
         self.whatif_dialog.raise_()
+
+    def open_sweep_point(self, scenario: Scenario) -> None:
+        """Open a cluster clicked in the What-if chart, and show it."""
+        if self.open_scenario(scenario, None):
+            self.raise_()
+            self.activateWindow()
 
     # closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

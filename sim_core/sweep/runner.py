@@ -165,8 +165,8 @@ class DaskBackend:
 
 
 def local_client(workers: int | None = None) -> Any:
-    """A Dask Client on a new LocalCluster: ``workers`` processes (default: one per core), one
-    thread each (the engine holds the GIL), no dashboard. Close it (``close_client``) when done."""
+    """A Dask Client on a new LocalCluster on loopback: ``workers`` processes (default: one per
+    core), one thread each (the engine holds the GIL). Close it (``close_client``) when done."""
     import logging
     import os
     import signal
@@ -178,8 +178,10 @@ def local_client(workers: int | None = None) -> Any:
     # instead of every worker process dying with a traceback when the terminal sends SIGINT.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
     try:
-        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        # Loopback only; the scheduler's HTTP routes on a free port (None would mean 8787, which
+        # another cluster on the machine may hold).
+        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
