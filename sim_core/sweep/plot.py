@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sim_core.sweep.results import QUESTION_AXES, cheapest, pareto_front
+from sim_core.sweep.results import QUESTION_AXES, cheapest, pareto_front, question_order
 from sim_core.sweep.spec import SweepSpec
 
 MAX_PANELS = 12
@@ -43,9 +43,9 @@ def pareto_figure(spec: SweepSpec, points: list[dict[str, Any]]):
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for point in points:
         groups.setdefault(_question(point), []).append(point)
-    questions = sorted(groups, key=lambda q: tuple(map(str, q)))[:MAX_PANELS]
+    questions = sorted(groups, key=question_order)[:MAX_PANELS]
     varying = [a for i, a in enumerate(QUESTION_AXES) if len({q[i] for q in groups}) > 1]
-    columns = min(len(questions), 3) or 1
+    columns = max(1, math.ceil(math.sqrt(len(questions))))
     rows = math.ceil(len(questions) / columns) or 1
     fig = Figure(figsize=(5.2 * columns, 4.0 * rows + 0.6), layout="constrained")
     goal = []
@@ -76,7 +76,7 @@ def _panel(ax, spec: SweepSpec, points: list[dict[str, Any]]) -> None:
     best_points = cheapest(points)
     chosen = {p["point"] for p in best_points}
     labelled = good if len(good) <= MAX_LABELS else [p for p in good if p["point"] in on_front | chosen]
-    for p in labelled:
+    for p in _spaced(labelled, chosen):
         ax.annotate(label(p), (p["cost_per_hour"], p["p99_ms"]), textcoords="offset points", xytext=(4, 3),
                     fontsize=7, color=MEETS)
     for best in best_points:
@@ -87,14 +87,30 @@ def _panel(ax, spec: SweepSpec, points: list[dict[str, Any]]) -> None:
     if shown:
         from matplotlib.ticker import LogLocator, ScalarFormatter
 
+        ax.set_xscale("log")  # clusters from one small node to many big ones span decades of cost
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter("")
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_formatter(ScalarFormatter() if _decades(shown) < 1 else "")
-    ax.set_xlabel("cost ($/h); labels: nodes x cores")
+    ax.set_xlabel("cost ($/h, log scale); labels: nodes x cores")
     ax.set_ylabel("p99 latency (ms)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc="upper right")
+
+
+def _spaced(points: list[dict[str, Any]], keep: set[int], gap: float = 0.05) -> list[dict[str, Any]]:
+    """The points to label: those in ``keep``, and the others at least ``gap`` decades of cost
+    from the last label, so labels do not overprint each other."""
+    out, last = [], -math.inf
+    for p in sorted(points, key=lambda p: p["cost_per_hour"]):
+        x = math.log10(max(p["cost_per_hour"], 1e-12))
+        if p["point"] in keep or x - last >= gap:
+            out.append(p)
+            last = x
+    return out
 
 
 def _decades(points: list[dict[str, Any]]) -> float:

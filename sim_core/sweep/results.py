@@ -72,6 +72,11 @@ def aggregate(spec: SweepSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any
     return out
 
 
+def question_order(question: tuple) -> tuple:
+    """Sort key of a question (rate, service, failure): rates by number, the rest by name."""
+    return tuple((0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in question)
+
+
 def cheapest(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each question (rate, service, failure), the cheapest point that meets the constraints;
     ties go to the lower p99."""
@@ -83,7 +88,7 @@ def cheapest(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         held = best.get(question)
         if held is None or (point["cost_per_hour"], point["p99_ms"]) < (held["cost_per_hour"], held["p99_ms"]):
             best[question] = point
-    return [best[q] for q in sorted(best, key=lambda q: tuple(map(str, q)))]
+    return [best[q] for q in sorted(best, key=question_order)]
 
 
 def fewest_nodes(points: list[dict[str, Any]]) -> list[dict[str, Any]]:

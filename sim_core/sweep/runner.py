@@ -179,9 +179,10 @@ def local_client(workers: int | None = None) -> Any:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
     try:
         # Loopback only; the scheduler's HTTP routes on a free port (None would mean 8787, which
-        # another cluster on the machine may hold).
+        # another cluster on the machine may hold). Quiet logs: a worker's heartbeat racing the
+        # shutdown logs an error with a traceback; a task's own error reaches the sweep anyway.
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
