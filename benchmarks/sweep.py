@@ -11,7 +11,8 @@ worker runs one point before timing starts, so numba's cache load is not counted
 - overhead per point = (wall time x workers - engine time) / engine time, summed over the
   points of a run (scheduling, transfer, result handling), goal < 5% for 1 s points.
 Printed against the goals. Other processes on the machine lower the 2-worker figures: the
-reference for each is the 1-worker run measured in the same invocation.
+reference for each is the 1-worker run measured in the same invocation, and the load average
+and the engine's own slowdown per point (same work, more wall time) are printed beside them.
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ def measure(client, workers: int, seconds: float, per_worker: int) -> dict:
     base = resolve("horizontal-7x1")
     backend = DaskBackend(client)
     run_sweep(spec_for(2.0, workers, seed=99), base, backend)  # every worker loads the kernel once
+    load = os.getloadavg()[0]
     run = run_sweep(spec_for(seconds, workers * per_worker), base, backend)
     engine = sum(run.engine_s)
     return {
+        "load": (load + os.getloadavg()[0]) / 2,
         "workers": workers, "points": len(run.rows), "wall_s": run.wall_s,
         "points_per_s": len(run.rows) / run.wall_s,
         "engine_per_point_s": engine / len(run.rows),
@@ -106,6 +109,10 @@ def report(label: str, one: dict, two: dict) -> list[str]:
                      f"{'met' if m['overhead'] < GOAL_OVERHEAD else 'NOT met'})")
     lines.append(f"  scaling efficiency {efficiency:.2f} (goal >= {GOAL_EFFICIENCY}: "
                  f"{'met' if efficiency >= GOAL_EFFICIENCY else 'NOT met'})")
+    slowdown = two["engine_per_point_s"] / one["engine_per_point_s"]
+    lines.append(f"  the same engine work took {slowdown:.2f}x as long per point on 2 workers (load average "
+                 f"{one['load']:.1f} then {two['load']:.1f} on {os.cpu_count()} cores): with the cores to "
+                 f"itself the efficiency would be about {min(efficiency * slowdown, 1.0):.2f}")
     return lines
 
 

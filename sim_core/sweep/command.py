@@ -90,8 +90,10 @@ def run_command(args: argparse.Namespace) -> int:
         with _ProgressBar(disabled=args.quiet) as bar:
             result = run_sweep(spec, base, backend, on_row=bar.update)
     finally:
-        if client is not None:
-            (client.close if args.scheduler else lambda: close_client(client))()
+        if client is not None and args.scheduler:
+            client.close()  # the cluster is someone else's: leave it running
+        elif client is not None:
+            close_client(client)  # our LocalCluster: stop its workers
     return _report(spec, result, out, plot=not args.no_plot)
 
 

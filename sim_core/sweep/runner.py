@@ -133,7 +133,7 @@ class DaskBackend:
 
     @property
     def workers(self) -> int:
-        return max(1, len(self.client.scheduler_info().get("workers", {})))
+        return max(1, len(self.client.nthreads()))  # worker address -> threads, every worker
 
     def run(self, tasks: list[RunTask], should_stop: Callable[[], bool]) -> Iterator[Result]:
         from distributed import as_completed
