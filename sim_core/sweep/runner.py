@@ -158,6 +158,8 @@ class DaskBackend:
                 for future, result in batch:
                     if future.status == "error":
                         raise result if isinstance(result, BaseException) else RuntimeError(str(result))
+                    if future.status != "finished":  # cancelled by someone else on a shared scheduler
+                        raise RuntimeError(f"run {future.key} was {future.status} on the Dask cluster")
                     row, wall = result
                     yield by_key[future.key], row, wall
         finally:
