@@ -80,17 +80,20 @@ def _number(token: str) -> Any:
 
 
 class WhatIfDialog(QDialog):
-    """A sweep around ``base``; ``open_cluster(scenario)`` is called when a point is clicked.
+    """A sweep around ``base``; ``open_cluster(scenario)`` is called when a point is clicked, and
+    ``compare_cluster(scenario)`` (if given) when it is Shift+clicked.
 
     ``sweeper`` runs the sweeps (default: a local Dask cluster started on the first Run).
     """
 
     def __init__(self, base: Scenario, open_cluster: Callable[[Scenario], Any],
+                 compare_cluster: Callable[[Scenario], Any] | None = None,
                  sweeper: BackgroundSweep | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"What-if: {base.name}")
         self.base = base
         self.open_cluster = open_cluster
+        self.compare_cluster = compare_cluster
         self.sweeper = sweeper or BackgroundSweep(lambda: dask_backend(self.workers.value()))
         self.spec: SweepSpec | None = None
         self.points: list[dict[str, Any]] = []
@@ -186,7 +189,9 @@ class WhatIfDialog(QDialog):
         self.chart.addItem(self.goal_line)
         self.labels: list[pg.TextItem] = []
         layout.addWidget(self.chart, 1)
-        self.hint = QLabel("Click a point to open that cluster in the main window. Labels: nodes × cores.")
+        self.hint = QLabel("Click a point to open that cluster in the main window"
+                           + ("; Shift+click to compare it beside the open one" if self.compare_cluster else "")
+                           + ". Labels: nodes × cores.")
         layout.addWidget(self.hint)
         self.resize(960, 660)
 
@@ -304,19 +309,21 @@ class WhatIfDialog(QDialog):
                 f"failure {p['failure']}\n${p['cost_per_hour']:.4f}/h, p99 {p['p99_ms']:.0f} ms, "
                 f"availability {p['availability_pct']:.2f}%\nclick: open this cluster")
 
-    def _clicked(self, _item, spots, *_event) -> None:
+    def _clicked(self, _item, spots, event=None) -> None:
         if len(spots):
-            self.open_point(int(spots[0].data()))
+            shift = event is not None and bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.open_point(int(spots[0].data()), compare=shift and self.compare_cluster is not None)
 
-    def open_point(self, index: int) -> Scenario | None:
-        """Open the cluster of point ``index`` (of the last sweep) in the main window."""
+    def open_point(self, index: int, compare: bool = False) -> Scenario | None:
+        """Open the cluster of point ``index`` (of the last sweep) in the main window, or with
+        ``compare`` beside the open scenario in the comparison view."""
         point = next((p for p in self.points if p["point"] == index), None)
         if point is None or self.spec is None:
             return None
         values = {name: point[name] for name in AXIS_NAMES}
         values["failure"] = _failure_of(self.spec, point["failure"])
         scenario = build_scenario(self.base, SweepPoint(index, values), self.spec)
-        self.open_cluster(scenario)
+        (self.compare_cluster if compare else self.open_cluster)(scenario)
         return scenario
 
     def shutdown(self) -> None:

@@ -469,9 +469,15 @@ class MainWindow(QMainWindow):
 
         if self.whatif_dialog is None or not self.whatif_dialog.isVisible():
             # a window of its own (no parent), so the main window can come to the front over it
-            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), self.open_sweep_point)
+            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), self.open_sweep_point, self.compare_sweep_point)
         self.whatif_dialog.show()
         self.whatif_dialog.raise_()
+
+    def compare_sweep_point(self, scenario: Scenario) -> None:
+        """Show a cluster Shift+clicked in the What-if chart beside the open scenario, same seed."""
+        current = self.ctrl.document()
+        self.show_compare()
+        self.compare_window.show_pair(current, scenario.model_copy(update={"seed": current.seed}))
 
     def open_sweep_point(self, scenario: Scenario) -> None:
         """Open a cluster clicked in the What-if chart, and show it."""

@@ -106,5 +106,10 @@ def test_the_window_menu_opens_the_dialog_on_the_open_scenario(qtbot, qt_setting
     cluster = resolve("horizontal-7x1").model_copy(update={"name": "picked"})
     dialog.open_cluster(cluster)  # what a click on a point does
     assert win.ctrl.scenario.name == "picked" and len(win.ctrl.scenario.nodes) == 7
+    dialog.compare_cluster(resolve("vertical-4cpu"))  # what a Shift+click does
+    compare = win.compare_window
+    assert compare.isVisible()
+    assert compare.vertical.scenario.name == "picked" and compare.horizontal.scenario.name == "vertical-4cpu"
+    assert compare.horizontal.scenario.seed == compare.vertical.scenario.seed
     win.close()
-    assert not dialog.isVisible()
+    assert not dialog.isVisible() and not compare.isVisible()
