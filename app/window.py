@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.ctrl
-        c.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        c.undo_stack.cleanChanged.connect(self._clean_changed)  # a method, not a lambda: see _clean_changed
         c.path_changed.connect(self._update_title)
         c.scenario_replaced.connect(self._after_replace)
         c.scenario_replaced.connect(self.goals_dock.reload)
@@ -243,6 +243,11 @@ class MainWindow(QMainWindow):
                                         if s in SPEEDS else None)
 
     # state ---------------------------------------------------------------------------------------
+    def _clean_changed(self, _clean: bool) -> None:
+        """The undo stack's clean state changed. A bound method, so Qt drops the connection when the
+        window is deleted: the stack, a child, empties (and signals) while the window is torn down."""
+        self._update_title()
+
     def _update_title(self) -> None:
         name = self.ctrl.path.name if self.ctrl.path else self.ctrl.scenario.name
         self.setWindowTitle(f"{name}[*] — ScaleLab")
