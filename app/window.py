@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.ctrl, autosave_folder, self)
         self.error_box: QMessageBox | None = None
         self.compare_window = None
+        self.whatif_dialog = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -174,6 +175,8 @@ class MainWindow(QMainWindow):
         self.act_compare = a("&Compare vertical and horizontal…", self.show_compare, "Ctrl+K",
                              "Run a vertical and a horizontal cluster side by side under the same traffic")
         self.act_fullscreen = a("F&ull screen", self._toggle_fullscreen, K.FullScreen)
+        self.act_whatif = a("&What-if sweep…", self.show_whatif, "Ctrl+Shift+W",
+                            "Run many variants of this cluster on a local Dask cluster and compare cost and p99")
 
         menu = self.menuBar().addMenu("&File")
         menu.addActions([self.act_new, self.act_open])
@@ -200,6 +203,8 @@ class MainWindow(QMainWindow):
         menu.addActions([self.act_faster, self.act_slower, self.act_click_fails])
         menu.addSeparator()
         menu.addActions([self.act_back, self.act_forward, self.act_back_10, self.act_forward_10, self.act_newest])
+        menu.addSeparator()
+        menu.addAction(self.act_whatif)
         menu = self.menuBar().addMenu("&View")
         menu.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out])
         menu.addSeparator()
@@ -228,7 +233,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.ctrl
-        c.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        c.undo_stack.cleanChanged.connect(self._clean_changed)  # a method, not a lambda: see _clean_changed
         c.path_changed.connect(self._update_title)
         c.scenario_replaced.connect(self._after_replace)
         c.scenario_replaced.connect(self.goals_dock.reload)
@@ -242,6 +247,11 @@ class MainWindow(QMainWindow):
                                         if s in SPEEDS else None)
 
     # state ---------------------------------------------------------------------------------------
+    def _clean_changed(self, _clean: bool) -> None:
+        """The undo stack's clean state changed. A bound method, so Qt drops the connection when the
+        window is deleted: the stack, a child, empties (and signals) while the window is torn down."""
+        self._update_title()
+
     def _update_title(self) -> None:
         name = self.ctrl.path.name if self.ctrl.path else self.ctrl.scenario.name
         self.setWindowTitle(f"{name}[*] — ScaleLab")
@@ -467,6 +477,28 @@ class MainWindow(QMainWindow):
         self.compare_window.show()
         self.compare_window.raise_()
 
+    # what-if sweeps -----------------------------------------------------------------------------
+    def show_whatif(self) -> None:
+        from app.whatif import WhatIfDialog
+
+        if self.whatif_dialog is None or not self.whatif_dialog.isVisible():
+            # a window of its own (no parent), so the main window can come to the front over it
+            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), self.open_sweep_point, self.compare_sweep_point)
+        self.whatif_dialog.show()
+        self.whatif_dialog.raise_()
+
+    def compare_sweep_point(self, scenario: Scenario) -> None:
+        """Show a cluster Shift+clicked in the What-if chart beside the open scenario, same seed."""
+        current = self.ctrl.document()
+        self.show_compare()
+        self.compare_window.show_pair(current, scenario.model_copy(update={"seed": current.seed}))
+
+    def open_sweep_point(self, scenario: Scenario) -> None:
+        """Open a cluster clicked in the What-if chart, and show it."""
+        if self.open_scenario(scenario, None):
+            self.raise_()
+            self.activateWindow()
+
     # closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
@@ -476,7 +508,7 @@ class MainWindow(QMainWindow):
         self.goals_dock.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.autosaver.discard()
-        for other in (self.compare_window, self.error_box):  # nothing of this window stays on screen
+        for other in (self.compare_window, self.error_box, self.whatif_dialog):  # nothing of it stays on screen
             if other is not None:
                 other.close()
         event.accept()

@@ -1,4 +1,4 @@
-"""The headless command line: ``scalelab run`` and ``scalelab validate``.
+"""The headless command line: ``scalelab run``, ``scalelab validate`` and ``scalelab sweep``.
 
 ``main(argv)`` takes the subcommand and its arguments and returns the exit code: 0 ok (for a
 challenge: every goal met and, with ``--challenge``, only allowed changes), 1 a goal or rule not met,
@@ -106,7 +106,7 @@ def _seed(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalelab", description="ScaleLab without a window.")
-    commands = parser.add_subparsers(required=True, metavar="{run,validate}")
+    commands = parser.add_subparsers(required=True, metavar="{run,validate,sweep}")
 
     run = commands.add_parser("run", help="simulate a scenario and print its figures",
                               description="Simulate a scenario without a window, print a summary and "
@@ -131,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
                                    description="Check a scenario file (or built-in name) and report every problem.")
     validate.set_defaults(command=_validate)
     validate.add_argument("scenario", metavar="SCENARIO")
+
+    from sim_core.sweep.command import add_parser as add_sweep  # issue 13: what-if sweeps
+
+    add_sweep(commands)
     return parser
 
 

@@ -416,9 +416,9 @@ def _path(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _bounds(loc: tuple[Any, ...]) -> tuple[Any, Any] | None:
-    """The (low, high) range declared for the field at ``loc``, if it has one."""
-    model: Any = Scenario
+def _bounds(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> tuple[Any, Any] | None:
+    """The (low, high) range declared for the field at ``loc`` of ``root`` (a Scenario), if it has one."""
+    model: Any = Scenario if root is None else root
     info = None
     for k, part in enumerate(loc):
         if isinstance(part, int) or model is None:
@@ -454,9 +454,12 @@ def _declared_range(info: Any) -> tuple[Any, Any] | None:
 
 def _metadata(info: Any) -> list[Any]:
     metas = list(info.metadata)
-    for arg in getattr(info.annotation, "__args__", ()) or ():  # Optional[Annotated[...]]
+    pending = list(getattr(info.annotation, "__args__", ()) or ())  # Optional[Annotated[...]], list[Annotated[...]]
+    while pending:
+        arg = pending.pop()
         for meta in getattr(arg, "__metadata__", ()):
             metas.extend(getattr(meta, "metadata", [meta]))
+        pending.extend(getattr(arg, "__args__", ()) or ())
     return metas
 
 
@@ -500,12 +503,12 @@ _TYPE_NAMES = {
 }
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], root: type[BaseModel] | None = None, top: str = "scenario") -> str:
     loc = tuple(error["loc"])
-    path = _path(loc) or "scenario"
+    path = _path(loc) or top
     kind = error["type"]
     value = error.get("input")
-    bounds = _bounds(loc)
+    bounds = _bounds(loc, root)
     span = f"{_num(bounds[0])}..{_num(bounds[1])}" if bounds else None
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than") and span:
         return f"{path}: {_fmt(value)} is not in {span}"
@@ -546,6 +549,12 @@ def _describe(error: dict[str, Any]) -> str:
             return f"{path}: {message}"
         return f"{path}.{message}" if loc else message  # the validator named a field of this model
     return f"{path}: {_fmt(value)}: {error['msg']}"
+
+
+def problems(exc: ValidationError, root: type[BaseModel], top: str) -> list[str]:
+    """One line per problem in ``exc`` (raised validating a ``root`` model), each naming the field
+    path, the bad value and the allowed range; ``top`` names the whole document."""
+    return list(dict.fromkeys(_describe(e, root, top) for e in exc.errors(include_url=False)))
 
 
 def validate_data(data: Any, check_text: bool = True) -> Scenario:

@@ -35,3 +35,23 @@ def no_blocking_dialogs(monkeypatch):
         raise AssertionError(f"unexpected modal dialog: {args[1:3]}")
 
     monkeypatch.setattr(QMessageBox, "question", refuse)
+
+
+@pytest.fixture(scope="session")
+def aot_kernel():
+    """The kernel library compiled ahead of time, built once (about 15-25 s) if missing or stale.
+
+    Skips when numba's pycc or a C compiler is not available (a developer machine without gcc).
+    """
+    from sim_core import kernel
+
+    try:
+        kernel._load_aot()
+    except ImportError:
+        try:
+            from sim_core.kernel_build import build
+
+            build()
+        except Exception as exc:  # noqa: BLE001 - distutils raises its own error types
+            pytest.skip(f"cannot compile the kernel ahead of time here: {exc}")
+    return kernel._load_aot()
