@@ -301,6 +301,15 @@ class CompareWindow(Comparison):
         place(self, QSize(1600, 1000))
         self.show()
 
+    def show_pair(self, left: Scenario, right: Scenario) -> None:
+        """Any two scenarios side by side (a What-if point beside the open one), from t = 0."""
+        self.clock.set_running(False)
+        self.vertical.replace(left)
+        self.horizontal.replace(right)
+        self.charts.refresh()
+        self.fit_views()
+        self.note.setText(f"Left: {left.name}. Right: {right.name}. Same seed: the same requests.")
+
     def reset(self) -> None:
         self.vertical.reset()
         self.horizontal.reset()

@@ -1,20 +1,59 @@
-"""The ``scalelab`` command: ``run``/``validate`` stay headless; anything else opens the window."""
+"""The ``scalelab`` command: ``run``/``validate``/``sweep`` stay headless; ``--selftest`` checks the install;
+anything else opens the window.
+
+Start-up order matters for the first frame (goal: under 1 s): nothing here imports Qt, numba or
+the engine before it is needed, and the window defers the kernel's warm-up (loading numba, or
+the compiled library) until its first frame is painted.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``scalelab [run|validate] ...`` to the CLI, otherwise start the window."""
+    """Dispatch ``scalelab [run|validate|sweep|--selftest] ...``; otherwise start the window. Returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("run", "validate"):
+    if args and args[0] in ("run", "validate", "sweep"):
         from sim_core.cli import main as cli_main
 
         return cli_main(args)
-    from app.window import run_app  # imports Qt only when a window is wanted
+    if args and args[0] == "--selftest":
+        from app.selftest import main as selftest
 
+        return selftest(args[1:])
+    if os.environ.get("SCALELAB_FIRST_FRAME_PROBE"):
+        from app.selftest import install_first_frame_probe
+
+        install_first_frame_probe()
+    from app.window import create_app, run_app  # imports Qt only when a window is wanted
+
+    warm_up_after_first_frame(create_app())
     return run_app(args)
+
+
+def warm_up_after_first_frame(app) -> None:
+    """Defer the kernel's warm-up (``Simulation()`` would do it) until a window has painted, then do it.
+
+    If the clock steps before that, the first step loads the kernel itself.
+    """
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QWidget
+
+    from sim_core import kernel
+
+    kernel.defer_warm_up()
+
+    class FirstFrame(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget):
+                app.removeEventFilter(self)
+                QTimer.singleShot(0, lambda: kernel.warm_up(now=True))  # after this frame is flushed
+            return False
+
+    app._first_frame_filter = FirstFrame(app)  # kept alive with the app
+    app.installEventFilter(app._first_frame_filter)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,11 @@ from app.challenge_dock import ChallengeDock
 from app.charts import ChartPanel, Readout
 from app.controller import SPEEDS, SimClock, SimController
 from app.inspector import Inspector
+from app.overload_banner import OverloadBanner
 from app.screen import keep_on_screen, place
 from app.scrubber import Scrubber
 from app.watch import WatchPanel
+from sim_core.safe_io import atomic_writer, shown
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Node,
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.ctrl, autosave_folder, self)
         self.error_box: QMessageBox | None = None
         self.compare_window = None
+        self.whatif_dialog = None
         self._build_layout()
         self._build_actions()
         self._connect()
@@ -96,6 +99,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(4, 4, 4, 0)
         column.addWidget(self.readout)
         column.addWidget(self.watch)
+        self.overload_banner = OverloadBanner(self.ctrl)
+        column.addWidget(self.overload_banner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.view)
         charts = QScrollArea()  # narrow or short: the charts reflow to one column and scroll, never squeeze
@@ -184,8 +189,11 @@ class MainWindow(QMainWindow):
         self.act_compare = a("&Compare vertical and horizontal…", self.show_compare, "Ctrl+K",
                              "Run a vertical and a horizontal cluster side by side under the same traffic")
         self.act_fullscreen = a("F&ull screen", self._toggle_fullscreen, K.FullScreen)
+        self.act_whatif = a("&What-if sweep…", self.show_whatif, "Ctrl+Shift+W",
+                            "Run many variants of this cluster on a local Dask cluster and compare cost and p99")
         for action, short in ((self.act_add, "Add"), (self.act_duplicate, "Duplicate"), (self.act_delete, "Delete"),
-                              (self.act_fit, "Fit"), (self.act_compare, "Compare"), (self.act_chaos, "Chaos mode")):
+                              (self.act_fit, "Fit"), (self.act_compare, "Compare"), (self.act_chaos, "Chaos mode"),
+                              (self.act_whatif, "What-if")):
             action.setIconText(short)  # the toolbar's text: it fits a 1366 px screen
 
         menu = self.menuBar().addMenu("&File")
@@ -213,6 +221,8 @@ class MainWindow(QMainWindow):
         menu.addActions([self.act_faster, self.act_slower, self.act_chaos])
         menu.addSeparator()
         menu.addActions([self.act_back, self.act_forward, self.act_back_10, self.act_forward_10, self.act_newest])
+        menu.addSeparator()
+        menu.addAction(self.act_whatif)
         menu = self.menuBar().addMenu("&View")
         menu.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out])
         menu.addSeparator()
@@ -242,7 +252,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.ctrl
-        c.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        c.undo_stack.cleanChanged.connect(self._clean_changed)  # a method, not a lambda: see _clean_changed
         c.path_changed.connect(self._update_title)
         c.scenario_replaced.connect(self._after_replace)
         c.scenario_replaced.connect(self.goals_dock.reload)
@@ -256,6 +266,11 @@ class MainWindow(QMainWindow):
                                         if s in SPEEDS else None)
 
     # state ---------------------------------------------------------------------------------------
+    def _clean_changed(self, _clean: bool) -> None:
+        """The undo stack's clean state changed. A bound method, so Qt drops the connection when the
+        window is deleted: the stack, a child, empties (and signals) while the window is torn down."""
+        self._update_title()
+
     def _update_title(self) -> None:
         name = self.ctrl.path.name if self.ctrl.path else self.ctrl.scenario.name
         self.setWindowTitle(f"{name}[*] — ScaleLab")
@@ -383,7 +398,7 @@ class MainWindow(QMainWindow):
         return self.save_to(Path(name)) if name else False
 
     def save_to(self, path: Path) -> bool:
-        """Write the scenario to ``path`` atomically (QSaveFile); on success it becomes the open file."""
+        """Write the scenario to ``path`` atomically (``_write``); on success it becomes the open file."""
         try:
             text = dumps(self.ctrl.document())
         except ScenarioError as exc:
@@ -398,11 +413,16 @@ class MainWindow(QMainWindow):
         return True
 
     def _write(self, path: Path, data: bytes) -> bool:
-        out = QSaveFile(str(path))
-        if out.open(QSaveFile.OpenModeFlag.WriteOnly) and out.write(data) == len(data) and out.commit():
-            return True
-        self.show_error("Cannot save", f"{path}: {out.errorString()}")
-        return False
+        """Write ``data`` (UTF-8 text) atomically as the CLI does (``sim_core.safe_io``): through
+        symlinks, keeping the file's mode, refusing devices, cleaning temporary files on SIGTERM
+        and those a killed save left behind."""
+        try:
+            with atomic_writer(path, newline="") as handle:
+                handle.write(data.decode("utf-8"))
+        except OSError as exc:
+            self.show_error("Cannot save", f"{shown(path)}: {exc.strerror or exc}")
+            return False
+        return True
 
     def export_csv(self, path: Path) -> bool:
         """The run's per-second figures as CSV: the file ``scalelab run --csv`` writes for Save run as."""
@@ -475,6 +495,28 @@ class MainWindow(QMainWindow):
         self.compare_window.raise_()
         self.compare_window.clock.set_running(True)  # it opens on a running lesson, not empty charts
 
+    # what-if sweeps -----------------------------------------------------------------------------
+    def show_whatif(self) -> None:
+        from app.whatif import WhatIfDialog
+
+        if self.whatif_dialog is None or not self.whatif_dialog.isVisible():
+            # a window of its own (no parent), so the main window can come to the front over it
+            self.whatif_dialog = WhatIfDialog(self.ctrl.document(), self.open_sweep_point, self.compare_sweep_point)
+        self.whatif_dialog.show()
+        self.whatif_dialog.raise_()
+
+    def compare_sweep_point(self, scenario: Scenario) -> None:
+        """Show a cluster Shift+clicked in the What-if chart beside the open scenario, same seed."""
+        current = self.ctrl.document()
+        self.show_compare()
+        self.compare_window.show_pair(current, scenario.model_copy(update={"seed": current.seed}))
+
+    def open_sweep_point(self, scenario: Scenario) -> None:
+        """Open a cluster clicked in the What-if chart, and show it."""
+        if self.open_scenario(scenario, None):
+            self.raise_()
+            self.activateWindow()
+
     # closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
@@ -484,7 +526,7 @@ class MainWindow(QMainWindow):
         self.goals_dock.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.autosaver.discard()
-        for other in (self.compare_window, self.error_box):  # nothing of this window stays on screen
+        for other in (self.compare_window, self.error_box, self.whatif_dialog):  # nothing of it stays on screen
             if other is not None:
                 other.close()
         event.accept()

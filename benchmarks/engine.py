@@ -7,7 +7,8 @@ For each case (one 1-core node; one 4-core node; 7 nodes x 1 core; 1,000 nodes x
 exponential 100 ms requests. Printed: simulated requests per wall second of each, their ratio
 against the goal, and latency mean/p50/p95/p99 of both (SimPy | engine, after a dropped
 warm-up). Then 1,000 nodes x 2 cores at 100,000 requests/s (15 ms requests, 75%) as a multiple
-of real time. Engine timings exclude numba's compile or cache load, which is printed first.
+of real time. Engine timings exclude the kernel's compile or load, which is printed first
+(``SCALELAB_KERNEL=aot|jit|python`` picks the kernel's form, see sim_core/kernel.py).
 The engine steps ``dt`` chosen so a step holds about 20,000 arrivals (at least 1 s): it is exact
 for any ``dt`` (tests/test_engine_accuracy.py), and small steps add per-step overhead.
 """
@@ -167,8 +168,9 @@ def main() -> None:
     start = time.perf_counter()
     kernel.warm_up()
     compiled = time.perf_counter() - start
-    source = "loaded from numba's cache" if kernel.serve.stats.cache_hits else "compiled"
-    print(f"numba kernel ready in {compiled:.2f} s ({source}); not included in the timings below.\n")
+    stats = getattr(kernel.serve, "stats", None)  # a numba dispatcher's; the AOT library has none
+    source = ("loaded from numba's cache" if stats.cache_hits else "compiled") if stats else "loaded"
+    print(f"kernel: {kernel.describe()}, {source} in {compiled:.2f} s; not included in the timings below.\n")
     met = compare(args.quick) + real_time(args.quick)
     print(f"\n{sum(met)} of {len(met)} speed goals met ('!' marks a ratio below its goal).")
 

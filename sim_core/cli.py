@@ -1,4 +1,4 @@
-"""The headless command line: ``scalelab run`` and ``scalelab validate``.
+"""The headless command line: ``scalelab run``, ``scalelab validate`` and ``scalelab sweep``.
 
 ``main(argv)`` takes the subcommand and its arguments and returns the exit code: 0 ok (for a
 challenge: every goal met and, with ``--challenge``, only allowed changes), 1 a goal or rule not met,
@@ -9,6 +9,7 @@ challenge: every goal met and, with ``--challenge``, only allowed changes), 1 a 
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -18,11 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sim_core.overload import overload_line
+from sim_core.progress import RunProgress
+from sim_core.safe_io import atomic_writer, check_output, shown
+from sim_core.safe_text import cut
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
     Scenario,
     ScenarioError,
-    atomic_writer,
     builtin_names,
     builtin_path,
     load,
@@ -39,19 +43,38 @@ def main(argv: list[str]) -> int:
     """Run ``scalelab run ...`` or ``scalelab validate ...``; ``argv`` starts with the subcommand."""
     try:
         args = _parser().parse_args(argv)
-        return args.command(args)
+        code = args.command(args)
+        sys.stdout.flush()  # here, so a full disk (/dev/full) is reported, not a traceback at exit
+        return code
     except SystemExit as exc:  # argparse has printed its usage message (exit 2) or --help (exit 0)
         return exc.code if isinstance(exc.code, int) else 2
     except ScenarioError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(problem)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
     except BrokenPipeError:  # the reader went away (``scalelab run --list | head``): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail
         return 141
+    except OSError as exc:  # stdout could not be written: a full disk, /dev/full
+        if exc.errno not in _OUTPUT_ERRORS:
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _say(f"output: cannot be written ({exc.strerror or exc})")
+        return 2
+
+
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF, errno.EPIPE}
+
+
+def _say(line: str) -> None:
+    """A line on stderr that cannot fail (stderr itself may be a full disk)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -83,7 +106,7 @@ def _seed(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalelab", description="ScaleLab without a window.")
-    commands = parser.add_subparsers(required=True, metavar="{run,validate}")
+    commands = parser.add_subparsers(required=True, metavar="{run,validate,sweep}")
 
     run = commands.add_parser("run", help="simulate a scenario and print its figures",
                               description="Simulate a scenario without a window, print a summary and "
@@ -108,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
                                    description="Check a scenario file (or built-in name) and report every problem.")
     validate.set_defaults(command=_validate)
     validate.add_argument("scenario", metavar="SCENARIO")
+
+    from sim_core.sweep.command import add_parser as add_sweep  # issue 13: what-if sweeps
+
+    add_sweep(commands)
     return parser
 
 
@@ -120,7 +147,7 @@ def _nodes(scenario: Scenario) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     scenario = resolve(args.scenario)
-    print(f"ok: {scenario.name} ({_nodes(scenario)})")
+    print(f"ok: {cut(scenario.name, 80)} ({_nodes(scenario)})")
     return 0
 
 
@@ -157,7 +184,9 @@ def _run(args: argparse.Namespace) -> int:
 
         trace = load_trace(args.trace)
     if args.csv is not None:
-        _check_writable(args.csv)
+        check_output(args.csv, "--csv", _input_files(args))
+    if trace is not None:
+        trace.check_nodes(len(scenario.nodes))
     seconds = scenario.duration_s if args.seconds is None else args.seconds
 
     from sim_core import challenge, metrics  # compiles the kernel: only when there is a run to do
@@ -165,18 +194,26 @@ def _run(args: argparse.Namespace) -> int:
     judge = None if goals is None else challenge.Judge(goals, scenario.duration_s)
     wall = time.perf_counter()
     count = 0
-    with _csv_rows(args.csv) as write_row:
-        def on_row(row: dict[str, float]) -> None:
-            nonlocal count
-            write_row(row)
-            count += 1
+    try:
+        with _csv_rows(args.csv) as write_row, RunProgress(seconds) as progress:
+            def on_row(row: dict[str, float]) -> None:
+                nonlocal count
+                write_row(row)
+                count += 1
+                progress.update(row["t_s"])
 
-        summary, sim = metrics.run(scenario, seconds, seed=args.seed, dt=args.dt, trace=trace, on_row=on_row,
-                                   on_step=None if judge is None else judge.add)
+            summary, sim = metrics.run(scenario, seconds, seed=args.seed, dt=args.dt, trace=trace, on_row=on_row,
+                                       on_step=None if judge is None else judge.add)
+    except KeyboardInterrupt:
+        if args.csv is not None and count:
+            _say(f"kept the {count} rows written so far in {shown(args.csv)}")
+        raise
     wall = time.perf_counter() - wall
     print(_summary(scenario, sim.seed, summary, wall, trace))
+    if sim.state.shed:
+        _say("warning: " + _overload(sim, summary))
     if args.csv is not None:
-        print(f"\nwrote {count} rows to {args.csv}")
+        print(f"\nwrote {count} rows to {shown(args.csv)}")
     if sim.scaling_events:
         print(f"\nscaling decisions ({len(sim.decisions)}):")
         for record in sim.decisions[:MAX_DECISIONS_SHOWN]:
@@ -194,6 +231,31 @@ def _run(args: argparse.Namespace) -> int:
         for problem in rules:
             print(f"  BROKEN   {problem}")
     return 0 if challenge.all_met(verdicts) and not rules else 1
+
+
+def _input_files(args: argparse.Namespace) -> list[Path]:
+    """The files this run reads (scenario, trace), which its output must not replace."""
+    found = []
+    for given in (args.scenario, args.trace, getattr(args, "challenge", None)):
+        if given is None:
+            continue
+        path = Path(given)
+        try:
+            if path.exists():
+                found.append(path)
+            elif given is args.scenario and str(given) in builtin_names():
+                found.append(builtin_path(str(given)))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _overload(sim, summary) -> str:
+    """The plain overload warning: arrivals against the capacity of the nodes up at the end."""
+    from sim_core.engine import UP, service_capacity_rps
+
+    capacity = service_capacity_rps(sim.params, sim.state.state == UP)
+    return overload_line(summary.offered_rps, capacity, sim.state.held_limit, sim.state.shed)
 
 
 def _summary(scenario: Scenario, seed: int, run, wall_s: float, trace) -> str:
@@ -219,7 +281,7 @@ def _summary(scenario: Scenario, seed: int, run, wall_s: float, trace) -> str:
         ("cost", f"{run.cost_per_hour:.4f}", f"$/h   ${run.cost_total:.6f} for this run"),
     ]
     lines = [
-        f"{scenario.name}: {_nodes(scenario)}, {scenario.balancer.policy} balancer, "
+        f"{cut(scenario.name, 80)}: {_nodes(scenario)}, {scenario.balancer.policy} balancer, "
         f"{run.seconds:g} s simulated, {source}",
         "",
         *(f"  {label:<20}{value:>10}  {unit}".rstrip() for label, value, unit in table),
@@ -239,15 +301,6 @@ def _ms(ms: float) -> str:
 
 # --- CSV -----------------------------------------------------------------------------------
 
-def _check_writable(path: Path) -> None:
-    """Fail before the run, not after it, when the CSV cannot be written."""
-    folder = path.parent
-    if path.is_dir():
-        raise ScenarioError(f"--csv {path}: is a folder, not a file")
-    if not folder.is_dir():
-        raise ScenarioError(f"--csv {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ScenarioError(f"--csv {path}: the folder {folder} is not writable")
 
 
 @contextmanager
@@ -255,7 +308,8 @@ def _csv_rows(path: Path | None) -> Iterator[Callable[[dict[str, float]], None]]
     """A function that writes one row; with a path, written atomically.
 
     Rows go to a temporary file beside ``path``, renamed over it once the run completes; an
-    error or Ctrl-C removes it and leaves any old file as it was. Without a path, rows are dropped.
+    error removes it and leaves any old file as it was; Ctrl-C keeps the rows written so far.
+    Without a path, rows are dropped.
     """
     if path is None:
         yield lambda row: None
@@ -263,7 +317,7 @@ def _csv_rows(path: Path | None) -> Iterator[Callable[[dict[str, float]], None]]
     from sim_core.metrics import CsvWriter
 
     try:
-        with atomic_writer(path, newline="") as handle:
+        with atomic_writer(path, newline="", keep_on_interrupt=True) as handle:
             yield CsvWriter(handle)
     except OSError as exc:
-        raise ScenarioError(f"--csv {path}: cannot be written ({exc.strerror})") from None
+        raise ScenarioError(f"--csv {shown(path)}: cannot be written ({exc.strerror})") from None

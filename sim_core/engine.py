@@ -29,11 +29,11 @@ from __future__ import annotations
 import bisect
 import copy
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim_core import kernel
+from sim_core import kernel, limits
 from sim_core.scenario import MAX_NODES, Balancer, Event, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
@@ -85,6 +85,37 @@ def params_from_scenario(scenario: Scenario) -> ClusterParams:
         health_check_s=scenario.balancer.health_check_s,
         workload=scenario.workload,
     )
+
+
+def params_with_nodes(params: ClusterParams, nodes: dict[int, Node], memory_mb: float) -> ClusterParams:
+    """``params`` with the entries of each node j in ``nodes`` (j -> Node) taken from that Node.
+
+    Used for resizes: k changed nodes cost one copy of the flat per-node arrays plus O(k), where
+    rebuilding from the scenario walks every node in Python (the facade batches the resizes of
+    one instant into one call, so an event's cost does not grow with the cluster).
+    """
+    if not nodes:
+        return params
+    rows = np.fromiter(nodes, dtype=_I, count=len(nodes))
+    specs = list(nodes.values())
+    ram_gb = np.array([n.ram_gb for n in specs], dtype=float)
+    values = {
+        "cores": [n.cores for n in specs], "speed": [n.core_speed for n in specs],
+        "capacity": np.floor(ram_gb * RAM_MB_PER_GB / memory_mb + 1e-9),
+        "storage_kb": np.array([n.storage_gb for n in specs], dtype=float) * STORAGE_KB_PER_GB,
+        "price_per_hour": [n.price_per_hour for n in specs], "restart_s": [n.restart_s for n in specs],
+    }
+    changed = {}
+    for name, value in values.items():
+        column = getattr(params, name).copy()
+        column[rows] = value
+        changed[name] = column
+    return replace(params, **changed)
+
+
+def params_with_node(params: ClusterParams, j: int, node: Node, memory_mb: float) -> ClusterParams:
+    """``params`` with node j's entries taken from ``node`` (see ``params_with_nodes``)."""
+    return params_with_nodes(params, {j: node}, memory_mb)
 
 
 @dataclass
@@ -201,6 +232,8 @@ class EngineState:
     served: int = 0
     rejected: int = 0
     lost: int = 0
+    shed: int = 0  # of the rejected, those turned away because the simulator held held_limit requests
+    held_limit: int = limits.HELD_LIMIT  # most requests held in the cluster at once (see sim_core.limits)
     next_rid: int = 0
     trace_pos: int = 0
     cost_total: float = 0.0
@@ -235,14 +268,15 @@ class StepAccumulator:
     """What a step needs besides the state: where it began, and per-node figures (n_nodes,) so far."""
 
     t0: float
-    totals0: tuple[int, int, int]  # offered, rejected, lost totals at t0; the step's counts are the change
+    totals0: tuple[int, ...]  # offered, rejected, lost, shed totals at t0; the step's counts are the change
     node_offered: np.ndarray  # requests routed to each node
     busy_s: np.ndarray  # core-seconds of requests lost mid-step
 
     @classmethod
     def start(cls, state: EngineState, n: int) -> StepAccumulator:
         """An empty step beginning at ``state.t``."""
-        return cls(state.t, (state.offered, state.rejected, state.lost), np.zeros(n, dtype=_I), np.zeros(n))
+        totals = (state.offered, state.rejected, state.lost, state.shed)
+        return cls(state.t, totals, np.zeros(n, dtype=_I), np.zeros(n))
 
 
 @dataclass
@@ -330,6 +364,9 @@ class Snapshot:
     node_offered: np.ndarray
     node_served: np.ndarray
     latencies: np.ndarray
+    shed: float = 0.0  # req/s of the rejected turned away by the simulator's own limit (sim_core.limits)
+    shed_total: int = 0
+    capacity_rps: float = np.nan  # req/s the nodes up can serve at the workload's mean CPU time
 
 
 # --- node state changes ------------------------------------------------------------------
@@ -545,9 +582,13 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     in_sys = np.bincount(alive_node, minlength=n).astype(_I)
     # The live count of requests per node is needed when the routing reads it, or when some
     # node could reach its RAM capacity during this interval; otherwise the kernel skips it.
-    track = code != kernel.PRE_ROUTED
+    track = code != kernel.PRE_ROUTED or alive_dep.size + n_arr > state.held_limit
     if not track and in_sys.max() + n_arr > params.capacity.min():
         track = bool(np.any(in_sys + np.bincount(choice1, minlength=n) > params.capacity))
+    held = alive_dep.size
+    if track and held and alive_dep.max() > arr[-1]:  # only departures before the last arrival can pop
+        soon = alive_dep <= arr[-1]
+        alive_dep, alive_node = alive_dep[soon], alive_node[soon]
     m_sys = alive_dep.size if track else 0
     scratch = state.scratch
     heap_t = scratch.get("heap_t", m_sys + n_arr if track else 0, _F)
@@ -561,17 +602,18 @@ def _serve(state: EngineState, params: ClusterParams, arr: np.ndarray, work: np.
     out_dep = scratch.get("dep", n_arr, _F)
     out_status = scratch.get("status", n_arr, np.int8)
     pool.reserve(n_arr)
-    lost, rejected, pool.size = kernel.serve(
+    lost, rejected, shed, pool.size = kernel.serve(
         np.ascontiguousarray(arr, dtype=_F), np.ascontiguousarray(work, dtype=_F),
         np.ascontiguousarray(choice1, dtype=_I), np.ascontiguousarray(choice2, dtype=_I), code, routable,
         state.state == UP, params.speed, params.cores, params.capacity, params.storage_kb,
         state.storage_used_kb, float(params.workload.data_kb),
         state.core_free, heap_t, heap_n, m_sys, in_sys, state.lc_ptr, track,
         acc.node_offered, out_node, out_start, out_dep, out_status,
-        rid0, *pool.buffers(), pool.size,
+        rid0, *pool.buffers(), pool.size, state.held_limit, held,
     )
     state.lost += lost
     state.rejected += rejected
+    state.shed += shed
     if recorder is not None:
         recorder.add(np.arange(rid0, rid0 + n_arr, dtype=_I), arr, out_node, out_start, out_dep, out_status,
                      choice1, choice2)
@@ -598,11 +640,11 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     queue = np.zeros(n, dtype=_I)
     in_flight = np.zeros(n, dtype=_I)
     pool = state.pool
-    lat_out = np.empty(pool.size)
+    lat_out = state.scratch.get("latency", pool.size, _F)
     pool.size, done = kernel.settle(pool.arr, pool.start, pool.dep, pool.node, pool.rid, t0, t1,
                                     busy, node_served, queue, in_flight, lat_out)
     state.served += done
-    latencies = lat_out[:done]
+    latencies = lat_out[:done].copy()  # the Snapshot keeps them; the buffer is reused
     per_s = 1.0 / dt if dt > 0 else 0.0
     utilization = np.clip(busy * per_s / params.cores, 0.0, 1.0) if dt > 0 else np.zeros(n)
 
@@ -610,7 +652,7 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
     window = latency.window_summary()
     total = latency.total_summary()
     served = latencies.size
-    offered0, rejected0, lost0 = acc.totals0
+    offered0, rejected0, lost0 = acc.totals0[:3]
     offered, rejected, lost = state.offered - offered0, state.rejected - rejected0, state.lost - lost0
     finished = outcomes.add(t1, np.array([served, rejected, lost]))
     ended_total = state.served + state.rejected + state.lost
@@ -635,7 +677,21 @@ def finish_step(state: EngineState, params: ClusterParams, acc: StepAccumulator,
         node_offered=acc.node_offered * per_s,
         node_served=node_served * per_s,
         latencies=latencies,
+        shed=(state.shed - acc.totals0[3]) * per_s if len(acc.totals0) > 3 else 0.0,
+        shed_total=state.shed,
+        capacity_rps=service_capacity_rps(params, state.state == UP),
     )
+
+
+def service_capacity_rps(params: ClusterParams, up: np.ndarray | None = None) -> float:
+    """Requests/s the nodes (those where ``up`` (n,) is True) serve when busy all the time.
+
+    Sum over nodes of cores x core speed, divided by the workload's mean CPU time. Arrivals
+    above it make the queues grow until RAM, or the simulator's held limit, turns them away.
+    """
+    speed = params.cores * params.speed
+    total = float(speed.sum() if up is None else speed[up].sum())
+    return total / (params.workload.cpu_time_ms / 1000.0)
 
 
 # --- the facade --------------------------------------------------------------------------
@@ -690,6 +746,8 @@ class Simulation:
     def reset(self) -> None:
         """Back to t = 0: all nodes up and empty, the same seed, the scenario as it began."""
         self._scenario = self._base
+        self._resized: dict[int, Node] = {}  # node index -> its spec after a resize event, not yet applied
+        self._timer_due = True
         self.params = params_from_scenario(self._scenario)
         self.state = initial_state(self.params)
         self.streams = Streams.from_seed(self.seed)
@@ -701,6 +759,7 @@ class Simulation:
 
     def checkpoint(self) -> Checkpoint:
         """A copy of everything that changes, to ``restore`` later (not the request log)."""
+        self._apply_resizes()
         scratch, self.state.scratch = self.state.scratch, Scratch()  # work buffers: not state
         try:
             saved = copy.deepcopy((self.state, self.streams, self._latency, self._outcomes, self._acc))
@@ -712,12 +771,14 @@ class Simulation:
         """Continue from ``checkpoint``: the events of ``events`` at or after its time are still to come."""
         self.state, self.streams, self._latency, self._outcomes, self._acc = copy.deepcopy(checkpoint.saved)
         self._scenario, self.params = checkpoint.scenario, checkpoint.params
+        self._resized = {}
         self._recorder = _Recorder() if self.record else None
         self.next_event = bisect.bisect_left([e.at_s for e in self.events], checkpoint.t)
 
     @property
     def scenario(self) -> Scenario:
         """The cluster as it runs now: resize, add and remove events included."""
+        self._apply_resizes()
         return self._scenario
 
     @property
@@ -754,9 +815,13 @@ class Simulation:
         """
         if not t_stop > self.state.t:
             raise ValueError(f"t_stop: {t_stop} must be after the current time {self.state.t} s")
+        self._timer_due = True  # the first event of a step always brings time (and timers) up to it
         while self.next_event < len(self.events) and self.events[self.next_event].at_s < t_stop:
             event = self.events[self.next_event]
-            self._advance(max(event.at_s, self.state.t))
+            at = max(event.at_s, self.state.t)
+            if at > self.state.t or self._timer_due:  # the same instant: nothing to fire, skip O(n) work
+                self._advance(at)
+                self._timer_due = False
             self._apply_event(event)
             self.next_event += 1
         self._advance(t_stop)
@@ -782,14 +847,56 @@ class Simulation:
             raise ValueError(f"at_s: an action happens now ({self.state.t} s), not at {event.at_s} s")
         self.apply_due()
         self._apply_event(event)  # raises ScenarioError before the timeline changes if it cannot happen
+        self._apply_resizes()
         self.events.insert(self.next_event, event)
         self.next_event += 1
 
     def _advance(self, t_stop: float) -> None:
+        self._apply_resizes()  # those of the last instant, before time moves
         advance(self.state, self.params, self.streams, t_stop, self._acc, self.trace, self._recorder)
+
+    def _node_index(self, name: str) -> int:
+        """Index of the node called ``name`` now (a dict, rebuilt when the nodes change); raises ScenarioError."""
+        nodes = self._scenario.nodes
+        if getattr(self, "_indexed_nodes", None) is not nodes:
+            self._index_of = {node.name: i for i, node in enumerate(nodes)}
+            self._indexed_nodes = nodes
+        j = self._index_of.get(name)
+        if j is None:
+            raise ScenarioError(f"node: {name!r} is not the name of a node")
+        return j
+
+    def _apply_resizes(self) -> None:
+        """Apply the resizes of the last instant: one copy of the node list and per-node arrays for all."""
+        if not self._resized:
+            return
+        nodes = list(self._scenario.nodes)
+        for j, node in self._resized.items():
+            nodes[j] = node
+        self._scenario = self._scenario.model_copy(update={"nodes": nodes})
+        self.params = params_with_nodes(self.params, self._resized, self._scenario.workload.memory_mb)
+        self._resized = {}
+        self._widen_cores()
 
     def _apply_event(self, event: Event) -> None:
         action = event.action
+        if action in ("fail", "recover", "resize"):  # the common, cheap ones: cost independent of the cluster's size
+            j = self._node_index(event.node)
+            if action == "fail":
+                self.fail(j)
+                self._timer_due |= self.params.health_check_s == 0
+            elif action == "recover":
+                self.recover(j)
+                self._timer_due |= bool(self.params.restart_s[j] == 0)
+            else:  # resize: always a restart, even to the same size; params change before time moves
+                node = self._resized.get(j) or self._scenario.nodes[j]
+                self._resized[j] = node.model_copy(update={"cores": event.cores or node.cores,
+                                                           "ram_gb": event.ram_gb or node.ram_gb})
+                restart_node(self.state, self.params, j, self._acc, self._recorder)  # reads only restart_s
+                self._timer_due |= bool(self.params.restart_s[j] == 0)
+            return
+        self._apply_resizes()
+        self._timer_due = True
         if action == "add":
             self.add_node(event.spec)
             return
@@ -805,22 +912,11 @@ class Simulation:
         if action == "set_balancer":
             self.set_balancer(event.balancer)
             return
-        j = self._scenario.node_index(event.node)
-        if action == "fail":
-            self.fail(j)
-        elif action == "recover":
-            self.recover(j)
-        elif action == "remove":
+        j = self._node_index(event.node)
+        if action == "remove":
             self.remove_node(j)
-        elif action == "set_node":
+        else:  # set_node
             self.update_node(j, event.spec)
-        else:  # resize: always a restart, even to the same size
-            node = self._scenario.nodes[j]
-            resized = node.model_copy(update={"cores": event.cores or node.cores,
-                                              "ram_gb": event.ram_gb or node.ram_gb})
-            self.update_node(j, resized)
-            if (resized.cores, resized.ram_gb) == (node.cores, node.ram_gb):
-                restart_node(self.state, self.params, j, self._acc, self._recorder)
 
     # node actions ----------------------------------------------------------------------------
     def _check(self, i: int) -> int:
@@ -846,6 +942,9 @@ class Simulation:
     # edits --------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         self.params = params_from_scenario(self._scenario)
+        self._widen_cores()
+
+    def _widen_cores(self) -> None:
         width = int(self.params.cores.max())
         if width > self.state.core_free.shape[1]:
             extra = np.zeros((self.params.n, width - self.state.core_free.shape[1]))

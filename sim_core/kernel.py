@@ -1,286 +1,221 @@
-"""The exact per-request kernel: routing that needs live state, capacity checks, FIFO multi-core queues.
+"""The per-request kernel (``serve``, ``settle``), loaded on first use from the fastest working form.
 
-Why a compiled loop and not numpy scans: two parts of the model are inherently sequential.
-A node with c cores has ONE shared FIFO queue, and a request takes the earliest-free core
-(modelling each core as its own queue over-states latency by 36-90%, see engine notes);
-least-connections and power-of-two routing read the connection counts at the instant of
-each arrival; and RAM capacity rejects an arrival by the number of requests in the node at
-that instant. This loop does exactly what an event-by-event model does, one max and one add
-per request (so latencies are bit-identical to a plain heapq reference), and numba compiles
-it: 60-90M requests/s measured on this machine for the 4-core queue, against 2-5M for the
-same loop in Python and 0.1M for SimPy. Without numba the same function runs as plain Python.
+The loops themselves are in ``sim_core.kernel_loops`` (read its docstring for the model). This
+module picks how they run, the first time ``warm_up()``, ``kernel.serve`` or ``kernel.settle`` is
+used (so importing the engine costs no compiler, and the window can paint before any of it loads):
 
-Two heaps are kept in flat arrays:
-- per node with more than 8 cores, a min-heap of its cores' free times, row
-  ``core_free[j, :cores[j]]`` (up to 8 cores, a linear scan of the row is faster);
-- over the whole cluster, a min-heap of (departure time, node) of the requests in the system,
-  popped up to each arrival so ``in_sys[j]`` is the exact count in node j at that instant.
-For least-connections a min segment tree over the routable nodes' counts finds the least
-loaded node at or after the round-robin pointer in O(log n), instead of scanning all nodes.
+1. ``aot``: the library compiled ahead of time by ``python -m sim_core.kernel_build`` (numba's
+   ``pycc``), ``sim_core/_kernel_aot*.so``/``.pyd``. Needs neither numba nor a cache at run time,
+   loads in milliseconds, and gives bit-identical results at the same speed. Skipped when it was
+   built from another version of ``kernel_loops.py`` (checked by a digest of that file, when the
+   file exists: a frozen app carries only the library it was built with).
+2. ``jit``: numba compiles the loops at first use and caches them. When numba finds no writable
+   cache location (read-only install, unwritable home), the cache goes to a private folder in the
+   temporary directory, and when that is not writable either, the loops compile without a cache
+   (3-4 s each launch) instead of failing as ``cache=True`` alone does.
+3. ``python``: the same functions as plain Python (about 30x slower), when numba is missing.
+
+``SCALELAB_KERNEL=aot|jit|python`` forces one form (an error if it is not available); ``use()``
+switches in-process (tests and benchmarks compare the forms on the same input).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+import tempfile
+import types
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - the plain-Python path is the same code, only slower
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda fn: fn
+from sim_core.kernel_loops import (  # noqa: F401 - re-exported: the engine reads the codes from here
+    ACCEPTED,
+    LEAST_CONNECTIONS,
+    LOST_DOWN,
+    POWER_OF_TWO,
+    PRE_ROUTED,
+    REJECTED_FULL,
+    REJECTED_STORAGE,
+    SHED,
+)
 
-# Status of each arrival, as returned in ``out_status``.
-ACCEPTED = 0  # queued or in service; departs at out_dep unless its node fails first
-REJECTED_FULL = 1  # node at its RAM capacity (HTTP 503)
-REJECTED_STORAGE = 2  # node's storage full: the write is refused
-LOST_DOWN = 3  # sent to a node that is down but not yet detected by the balancer
+KINDS = ("aot", "jit", "python")
+DESCRIPTIONS = {"aot": "compiled ahead of time", "jit": "numba JIT", "python": "pure Python"}
+AOT_MODULE = "_kernel_aot"  # sim_core._kernel_aot, written by sim_core.kernel_build
+SOURCE = Path(__file__).with_name("kernel_loops.py")
 
-PRE_ROUTED = 0  # choice1 holds the node (random, round_robin, weighted)
-LEAST_CONNECTIONS = 1  # the routable node with the fewest requests in it, ties broken round-robin
-POWER_OF_TWO = 2  # the less loaded of choice1 and choice2
-
-
-@njit(cache=True, nogil=True)
-def _tree_set(tree, size, pos, value):
-    """Set leaf ``pos`` of the min segment tree and update its ancestors."""
-    k = size + pos
-    tree[k] = value
-    k >>= 1
-    while k >= 1:
-        left = tree[2 * k]
-        right = tree[2 * k + 1]
-        tree[k] = left if left < right else right
-        k >>= 1
+kind: str | None = None  # the form in use, once loaded
+detail: str = ""  # how it was loaded (cache location, why a faster form was skipped)
+_skipped: list[str] = []
+_deferred = False  # see defer_warm_up
 
 
-@njit(cache=True, nogil=True)
-def _tree_first(tree, size, lo, target):
-    """The first leaf at or after ``lo`` whose value is <= ``target``, or -1."""
-    k = size + lo
-    while True:
-        if tree[k] <= target:
-            while k < size:
-                k = 2 * k
-                if tree[k] > target:
-                    k += 1
-            return k - size
-        while k & 1:  # a right child (or the root): climb to find the next range to the right
-            k >>= 1
-            if k == 0:
-                return -1
-        k += 1
+def source_digest(text: bytes) -> int:
+    """A signed 63-bit digest of the kernel's source, baked into the compiled library."""
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") >> 1
 
 
-@njit(cache=True, nogil=True)
-def serve(
-    arr, work, choice1, choice2, policy, routable,
-    up, speed, cores, capacity, storage_cap_kb, storage_used_kb, data_kb,
-    core_free, heap_t, heap_n, heap_len, in_sys, lc_ptr, track, routed,
-    out_node, out_start, out_dep, out_status,
-    rid0, p_rid, p_arr, p_start, p_dep, p_node, p_len,
-):
-    """Route and serve arrivals ``arr`` (sorted, seconds) in order; fill the ``out_*`` arrays.
+def _load_aot() -> dict[str, Callable]:
+    """The ahead-of-time library's entry points; ImportError if missing or built from other source."""
+    import importlib
 
-    Shapes: arr, work, choice1, choice2, out_* (N,); routable (m,) node indices; up, speed,
-    cores, capacity, storage_*, in_sys (n,); core_free (n, max_cores); heap_t, heap_n (>= M+N,)
-    with the first ``heap_len`` entries in use. ``work`` is CPU seconds on a speed-1 core. Mutates
-    the node state in place, adds each request to ``routed[node]``, and appends each accepted
-    one (id ``rid0 + i``) to the pool buffers ``p_*`` from index ``p_len``, which must have
-    room for N more. Returns (lost, rejected, new pool length).
+    module = importlib.import_module(f"sim_core.{AOT_MODULE}")
+    if SOURCE.exists() and module.source_digest() != source_digest(SOURCE.read_bytes()):
+        raise ImportError(f"{Path(module.__file__).name} was built from an older kernel_loops.py "
+                          "(rebuild: python -m sim_core.kernel_build)")
+    return {"serve": module.serve, "settle": module.settle}
 
-    ``track`` False skips the departure heap: allowed only when the routing does not read
-    ``in_sys`` and no node can reach its capacity in this call (the caller checks that the
-    requests in a node plus those routed to it fit), so every capacity check passes anyway.
+
+def _private_cache_dir() -> Path | None:
+    """A cache folder only this user can write, in the temporary directory; None if there is none."""
+    try:
+        uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+        folder = Path(tempfile.gettempdir()) / f"scalelab-numba-{uid}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
+            return None  # someone else's folder: do not load code from it
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        return folder
+    except OSError:
+        return None
+
+
+def _njit(fn: Callable) -> tuple[Callable, str]:
+    """``fn`` under numba's njit with a cache if any location is writable: (dispatcher, where it caches)."""
+    import numba
+    from numba.core import config
+
+    try:
+        return numba.njit(cache=True, nogil=True)(fn), "numba's default cache location"
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        pass
+    folder = _private_cache_dir()
+    if folder is not None:
+        before = config.CACHE_DIR
+        config.CACHE_DIR = str(folder)  # read when a cached function is created
+        try:
+            return numba.njit(cache=True, nogil=True)(fn), f"cache in {folder}"
+        except RuntimeError:
+            pass
+        finally:
+            config.CACHE_DIR = before
+    return numba.njit(nogil=True)(fn), "no writable cache location: compiled at each launch"
+
+
+def jit_namespace(cache: bool = True) -> tuple[dict[str, object], str]:
+    """The kernel's functions under numba's JIT, in a namespace of their own (the plain ones stay plain).
+
+    Returns (namespace, where the cache is). Each function is a copy of the one in ``kernel_loops``
+    whose globals are this namespace, so callees resolve to their compiled versions.
     """
-    hl = heap_len
-    n_lost = 0
-    n_rejected = 0
-    m = routable.shape[0]
-    ptr = lc_ptr[0]
-    lc = policy == LEAST_CONNECTIONS
-    size = 1
-    while size < m:
-        size *= 2
-    tree = np.full(2 * size if lc else 0, 1 << 62, dtype=np.int64)
-    leaf_of = np.full(in_sys.shape[0] if lc else 0, -1, dtype=np.int64)
-    if lc:
-        for k in range(m):
-            leaf_of[routable[k]] = k
-            tree[size + k] = in_sys[routable[k]]
-        for k in range(size - 1, 0, -1):
-            tree[k] = min(tree[2 * k], tree[2 * k + 1])
-    for i in range(arr.shape[0]):
-        a = arr[i]
-        # departures up to this arrival leave the system
-        while track and hl > 0 and heap_t[0] <= a:
-            gone = heap_n[0]
-            in_sys[gone] -= 1
-            if lc and leaf_of[gone] >= 0:
-                _tree_set(tree, size, leaf_of[gone], in_sys[gone])
-            hl -= 1
-            t_last = heap_t[hl]
-            n_last = heap_n[hl]
-            k = 0
-            while True:
-                child = 2 * k + 1
-                if child >= hl:
-                    break
-                if child + 1 < hl and heap_t[child + 1] < heap_t[child]:
-                    child += 1
-                if heap_t[child] >= t_last:
-                    break
-                heap_t[k] = heap_t[child]
-                heap_n[k] = heap_n[child]
-                k = child
-            heap_t[k] = t_last
-            heap_n[k] = n_last
+    import numba
 
-        if lc:  # the least loaded node, ties to the first at or after the pointer
-            k = _tree_first(tree, size, ptr, tree[1])
-            if k < 0:
-                k = _tree_first(tree, size, 0, tree[1])
-            j = routable[k]
-            ptr = k + 1
-            if ptr >= m:
-                ptr = 0
-        elif policy == POWER_OF_TWO:
-            j = choice1[i]
-            j2 = choice2[i]
-            if in_sys[j2] < in_sys[j]:
-                j = j2
+    from sim_core import kernel_loops
+
+    namespace = dict(vars(kernel_loops))
+    where = "no cache"
+    for name in kernel_loops.COMPILE_ORDER:
+        fn = getattr(kernel_loops, name)
+        copy = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__, fn.__closure__)
+        copy.__qualname__, copy.__doc__ = fn.__qualname__, fn.__doc__
+        if cache:
+            namespace[name], where = _njit(copy)
         else:
-            j = choice1[i]
-        out_node[i] = j
-        routed[j] += 1
-
-        if not up[j]:
-            out_status[i] = LOST_DOWN
-            n_lost += 1
-            continue
-        if in_sys[j] >= capacity[j]:
-            out_status[i] = REJECTED_FULL
-            n_rejected += 1
-            continue
-        if storage_used_kb[j] + data_kb > storage_cap_kb[j]:
-            out_status[i] = REJECTED_STORAGE
-            n_rejected += 1
-            continue
-        storage_used_kb[j] += data_kb
-
-        # FIFO with a shared queue: start on the earliest-free core. Up to 8 cores a linear
-        # scan finds it fastest; above, row j is a min-heap whose root is the earliest.
-        c = cores[j]
-        if c <= 8:
-            k = 0
-            free = core_free[j, 0]
-            for q in range(1, c):
-                if core_free[j, q] < free:
-                    free = core_free[j, q]
-                    k = q
-            start = a if a > free else free
-            dep = start + work[i] / speed[j]
-        else:
-            free = core_free[j, 0]
-            start = a if a > free else free
-            dep = start + work[i] / speed[j]
-            k = 0
-            while True:
-                child = 2 * k + 1
-                if child >= c:
-                    break
-                if child + 1 < c and core_free[j, child + 1] < core_free[j, child]:
-                    child += 1
-                if core_free[j, child] >= dep:
-                    break
-                core_free[j, k] = core_free[j, child]
-                k = child
-        core_free[j, k] = dep
-        out_start[i] = start
-        out_dep[i] = dep
-        out_status[i] = ACCEPTED
-        p_rid[p_len] = rid0 + i
-        p_arr[p_len] = a
-        p_start[p_len] = start
-        p_dep[p_len] = dep
-        p_node[p_len] = j
-        p_len += 1
-
-        # the request joins the cluster-wide departure heap
-        in_sys[j] += 1
-        if lc:
-            _tree_set(tree, size, leaf_of[j], in_sys[j])
-        if not track:
-            continue
-        k = hl
-        hl += 1
-        while k > 0:
-            parent = (k - 1) >> 1
-            if heap_t[parent] <= dep:
-                break
-            heap_t[k] = heap_t[parent]
-            heap_n[k] = heap_n[parent]
-            k = parent
-        heap_t[k] = dep
-        heap_n[k] = j
-    lc_ptr[0] = ptr
-    return n_lost, n_rejected, p_len
+            namespace[name] = numba.njit(nogil=True)(copy)
+    return namespace, where
 
 
-@njit(cache=True, nogil=True)
-def settle(p_arr, p_start, p_dep, p_node, p_rid, t0, t1, busy, served, queue, in_flight, lat_out):
-    """End of a step at ``t1``: take the requests that departed out of the system, in one pass.
+def _load_jit() -> dict[str, Callable]:
+    global detail
+    namespace, detail = jit_namespace()
+    return {name: namespace[name] for name in ("serve", "settle")}
 
-    The pending arrays (M,) are compacted in place to the requests still in the system; the
-    function returns how many remain and how many completed. The completed ones' latencies
-    (s) go to ``lat_out[:done]`` in order. Per node (n,): ``busy`` gains the core-seconds spent
-    in [t0, t1], ``served`` the completions, ``queue`` and ``in_flight`` the requests waiting
-    and in the node at t1. A completed request with node -1 (its node was removed) counts only
-    as served.
+
+def _load_python() -> dict[str, Callable]:
+    from sim_core import kernel_loops
+
+    return {"serve": kernel_loops.serve, "settle": kernel_loops.settle}
+
+
+_LOADERS = {"aot": _load_aot, "jit": _load_jit, "python": _load_python}
+
+
+def use(wanted: str | None = None) -> str:
+    """Load the kernel as ``wanted`` (one of KINDS), or the first form that works; returns the form.
+
+    ``wanted`` None reads ``SCALELAB_KERNEL``. Raises ImportError when the wanted form cannot load.
     """
-    kept = 0
-    done = 0
-    for i in range(p_dep.shape[0]):
-        d = p_dep[i]
-        s = p_start[i]
-        j = p_node[i]
-        lo = s if s > t0 else t0
-        if d <= t1:
-            lat_out[done] = d - p_arr[i]
-            done += 1
-            if j >= 0:
-                served[j] += 1
-                if d > lo:
-                    busy[j] += d - lo
+    global kind, detail
+    wanted = wanted or os.environ.get("SCALELAB_KERNEL") or None
+    if wanted is not None and wanted not in KINDS:
+        raise ImportError(f"SCALELAB_KERNEL: {wanted!r} is not one of {', '.join(KINDS)}")
+    _skipped.clear()
+    for candidate in (wanted,) if wanted else KINDS:
+        detail = ""
+        try:
+            functions = _LOADERS[candidate]()
+        except ImportError as exc:
+            if wanted:
+                raise ImportError(f"kernel {wanted!r} is not available: {exc}") from exc
+            _skipped.append(f"{candidate}: {exc}")
             continue
-        if t1 > lo:
-            busy[j] += t1 - lo
-        in_flight[j] += 1
-        if s > t1:
-            queue[j] += 1
-        p_arr[kept] = p_arr[i]
-        p_start[kept] = s
-        p_dep[kept] = d
-        p_node[kept] = j
-        p_rid[kept] = p_rid[i]
-        kept += 1
-    return kept, done
+        globals().update(functions)
+        kind = candidate
+        return kind
+    raise ImportError("no kernel could be loaded")  # unreachable: the plain Python form always loads
 
 
-def warm_up() -> None:
-    """Compile (or load from numba's cache) the kernel on a tiny input."""
+def describe() -> str:
+    """One line naming the kernel in use (loading it if needed), e.g. ``compiled ahead of time (...)``."""
+    if kind is None:
+        use()
+    notes = [detail] if detail else []
+    notes += [f"skipped {s}" for s in _skipped if not s.startswith("aot: No module named")]
+    return DESCRIPTIONS[kind] + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def __getattr__(name: str) -> object:
+    """``serve`` and ``settle`` are loaded on first access (PEP 562); afterwards they are plain globals."""
+    if name in ("serve", "settle"):
+        use()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def defer_warm_up() -> None:
+    """Make ``warm_up()`` return at once until ``warm_up(now=True)``: the app paints its window first.
+
+    Simulation() warms the kernel up so that no step pays for loading it; the window calls this
+    first and warms up after its first frame is painted (``app.main``). A step before that loads
+    the kernel itself (``__getattr__``).
+    """
+    global _deferred
+    _deferred = True
+
+
+def warm_up(now: bool = False) -> None:
+    """Load the kernel and run it once on a tiny input, so the JIT's compile (or cache load) is done.
+
+    Does nothing after ``defer_warm_up()`` unless ``now``.
+    """
+    if _deferred and not now:
+        return
     one = np.zeros(1)
     idx = np.zeros(1, dtype=np.int64)
-    serve(
+    module = sys.modules[__name__]
+    module.serve(
         one, one + 0.1, idx, idx, PRE_ROUTED, idx,
         np.ones(1, dtype=np.bool_), np.ones(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64),
         np.ones(1) * 10.0, np.zeros(1), 1.0,
         np.zeros((1, 1)), np.zeros(2), np.zeros(2, dtype=np.int64), 0,
         np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), True, np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int8),
-        0, np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64), 0,
+        0, np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64), 0, 1, 0,
     )
     i1 = np.zeros(1, dtype=np.int64)
-    settle(np.zeros(1), np.zeros(1), np.ones(1), i1.copy(), i1.copy(), 0.0, 0.5, np.zeros(1), i1.copy(), i1.copy(),
-           i1.copy(), np.zeros(1))
+    module.settle(np.zeros(1), np.zeros(1), np.ones(1), i1.copy(), i1.copy(), 0.0, 0.5, np.zeros(1), i1.copy(),
+                  i1.copy(), i1.copy(), np.zeros(1))

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, TextIO
+from typing import Annotated, Any, Literal
 
 import annotated_types
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+
+from sim_core.errors import ScenarioError
+from sim_core.safe_text import cut
 
 FORMAT_VERSION = 1
 MAX_NODES = 5000  # the largest cluster this machine simulates at a usable speed
@@ -33,17 +35,6 @@ OPTIONAL_SECTIONS = ("autoscaler", "goals")  # left out of a saved file when the
 Policy = Literal["round_robin", "random", "least_connections", "power_of_two", "weighted"]
 POLICIES: tuple[str, ...] = ("round_robin", "random", "least_connections", "power_of_two", "weighted")
 ServiceDistribution = Literal["exponential", "deterministic", "lognormal"]
-
-
-class ScenarioError(ValueError):
-    """A scenario could not be read or is invalid; ``str()`` is the message for the user.
-
-    ``problems`` holds one line per problem, each naming the field and the allowed range.
-    """
-
-    def __init__(self, problems: list[str] | str):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 def _model_config() -> ConfigDict:
@@ -380,12 +371,13 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _names(self) -> Scenario:
+        problems = []  # every problem, one per line, as for fields
         seen: set[str] = set()
         for i, node in enumerate(self.nodes):
             if node.name in seen:
-                raise ValueError(f"nodes[{i}].name: {node.name!r} is used by another node; names must be unique")
+                problems.append(f"nodes[{i}].name: {_fmt(node.name)} is used by another node; names must be unique")
             seen.add(node.name)
-        problems = timeline_problems([n.name for n in self.nodes], list(self.events))
+        problems += timeline_problems([n.name for n in self.nodes], list(self.events))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -414,24 +406,24 @@ def format_gb(gb: float, gb_per_tb: float = 1000) -> str:
 
 def _path(loc: tuple[Any, ...]) -> str:
     text = ""
-    for part in loc:
+    for k, part in enumerate(loc):
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in SHAPE_KINDS and text.endswith("shape"):
+        elif part in SHAPE_KINDS and k and loc[k - 1] == "shape":
             continue  # pydantic puts the union tag in the path; the user never wrote it
         else:
-            text += ("." if text else "") + str(part)
+            text += ("." if text else "") + cut(str(part), 40)  # a key is echoed: printable, cut
     return text
 
 
-def _bounds(loc: tuple[Any, ...]) -> tuple[Any, Any] | None:
-    """The (low, high) range declared for the field at ``loc``, if it has one."""
-    model: Any = Scenario
+def _bounds(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> tuple[Any, Any] | None:
+    """The (low, high) range declared for the field at ``loc`` of ``root`` (a Scenario), if it has one."""
+    model: Any = Scenario if root is None else root
     info = None
-    for part in loc:
+    for k, part in enumerate(loc):
         if isinstance(part, int) or model is None:
             continue
-        if part in _SHAPES and model in _SHAPES.values():
+        if part in _SHAPES and model in _SHAPES.values() and k and loc[k - 1] == "shape":
             model = _SHAPES[part]
             continue
         fields = getattr(model, "model_fields", None)
@@ -462,9 +454,12 @@ def _declared_range(info: Any) -> tuple[Any, Any] | None:
 
 def _metadata(info: Any) -> list[Any]:
     metas = list(info.metadata)
-    for arg in getattr(info.annotation, "__args__", ()) or ():  # Optional[Annotated[...]]
+    pending = list(getattr(info.annotation, "__args__", ()) or ())  # Optional[Annotated[...]], list[Annotated[...]]
+    while pending:
+        arg = pending.pop()
         for meta in getattr(arg, "__metadata__", ()):
             metas.extend(getattr(meta, "metadata", [meta]))
+        pending.extend(getattr(arg, "__args__", ()) or ())
     return metas
 
 
@@ -483,10 +478,15 @@ def _num(value: float) -> str:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, HugeNumber):
+        return str(value)
     if isinstance(value, str):
         return repr(value) if len(value) < 60 else repr(value[:57] + "...")
     if isinstance(value, (dict, list)):
-        text = json.dumps(value)
+        try:
+            text = json.dumps(value)
+        except (ValueError, RecursionError):
+            text = "{...}" if isinstance(value, dict) else "[...]"
         return text if len(text) < 60 else text[:57] + "..."
     if isinstance(value, float):
         text = f"{value:g}"
@@ -503,12 +503,12 @@ _TYPE_NAMES = {
 }
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], root: type[BaseModel] | None = None, top: str = "scenario") -> str:
     loc = tuple(error["loc"])
-    path = _path(loc) or "scenario"
+    path = _path(loc) or top
     kind = error["type"]
     value = error.get("input")
-    bounds = _bounds(loc)
+    bounds = _bounds(loc, root)
     span = f"{_num(bounds[0])}..{_num(bounds[1])}" if bounds else None
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than") and span:
         return f"{path}: {_fmt(value)} is not in {span}"
@@ -528,7 +528,8 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "too_long" and path in ("nodes", "events"):
         limit = MAX_NODES if path == "nodes" else MAX_EVENTS
         count = len(value) if isinstance(value, list) else "too many"
-        return f"{path}: {count} {path} is not in 1..{limit} (too large for this machine)"
+        low = 1 if path == "nodes" else 0
+        return f"{path}: {count} {path} is not in {low}..{limit} (too large for this machine)"
     if kind == "too_short" and path == "nodes":
         return f"{path}: a scenario needs at least 1 node"
     if kind in ("too_short", "too_long"):
@@ -550,48 +551,142 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{path}: {_fmt(value)}: {error['msg']}"
 
 
-def validate_data(data: Any) -> Scenario:
-    """Build a Scenario from parsed JSON data, or raise ScenarioError with one line per problem."""
+def problems(exc: ValidationError, root: type[BaseModel], top: str) -> list[str]:
+    """One line per problem in ``exc`` (raised validating a ``root`` model), each naming the field
+    path, the bad value and the allowed range; ``top`` names the whole document."""
+    return list(dict.fromkeys(_describe(e, root, top) for e in exc.errors(include_url=False)))
+
+
+def validate_data(data: Any, check_text: bool = True) -> Scenario:
+    """Build a Scenario from parsed JSON data, or raise ScenarioError with one line per problem.
+
+    ``check_text`` first walks the data for lone surrogates and nesting deeper than MAX_DEPTH
+    (``loads`` turns it off when a quick look at the JSON text shows neither can be there).
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"scenario: expected a JSON object at the top level, got {type(data).__name__}")
+    found: list[str] = []
+    if check_text:
+        data = _clean_text(data, (), found, 0)
+        if any(problem.endswith(_TOO_DEEP) for problem in found):
+            raise ScenarioError(list(dict.fromkeys(found)))  # the rest would repeat these paths
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = [line for e in exc.errors(include_url=False) for line in _describe(e).split("\n")]
-        raise ScenarioError(list(dict.fromkeys(problems))) from None
+        for error in exc.errors(include_url=False):
+            found.extend(_describe(error).split("\n"))  # a model validator may report several
+    if found:
+        raise ScenarioError(list(dict.fromkeys(found)))
+    return scenario
+
+
+MAX_DEPTH = 32  # levels of nested JSON arrays and objects; a scenario needs 4
+MAX_DIGITS = 400  # digits of a JSON number read as it is; longer ones are out of any range anyway
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (a scenario nests at most {MAX_DEPTH})"
+
+
+class HugeNumber(float):
+    """A JSON number literal too long to be read exactly (Python refuses ints over 4,300 digits).
+
+    Its value is the nearest float (often infinite) so range checks fail as for any big number,
+    and it prints as ``a number of N digits`` instead of the digits.
+    """
+
+    digits: int = 0
+
+    def __str__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+    __repr__ = __str__
+
+
+def _parse_number(text: str, exact: Any) -> Any:
+    if len(text) <= MAX_DIGITS:
+        return exact(text)
+    try:
+        value = HugeNumber(text)
+    except (ValueError, OverflowError):
+        value = HugeNumber("inf")
+    value.digits = sum(ch.isdigit() for ch in text)
+    return value
+
+
+def _may_need_cleaning(text: str) -> bool:
+    """Whether the JSON text may hold a lone surrogate escape or nest deeper than MAX_DEPTH.
+
+    A quick over-estimate (brackets inside strings count too), so the walk of ``_clean_text`` is
+    skipped for ordinary files, even those with 10,000 events.
+    """
+    if _SURROGATE.search(text):
+        return True
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = (codes == ord("[")).astype(np.int32) + (codes == ord("{")) - (codes == ord("]")) - (codes == ord("}"))
+    return int(np.cumsum(step).max()) > MAX_DEPTH
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _clean_text(value: Any, loc: tuple[Any, ...], found: list[str], depth: int) -> Any:
+    """``value`` with lone surrogates (``"\\ud800"`` in JSON, not valid Unicode) escaped.
+
+    A key holding one becomes an unknown key named in its escaped form, so the other problems of
+    its object are still reported; a text value holding one is reported as a problem of its own.
+    Nesting deeper than MAX_DEPTH is reported at its path and not walked further.
+    """
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        found.append(f"{_path(loc) or 'scenario'}: {_TOO_DEEP}")
+        return None
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            safe = _escape_surrogates(key) if isinstance(key, str) else key
+            out[safe] = _clean_text(item, (*loc, safe), found, depth + 1)
+        return out
+    if isinstance(value, list):
+        return [_clean_text(item, (*loc, i), found, depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, str):
+        safe = _escape_surrogates(value)
+        if safe != value:
+            found.append(f"{_path(loc) or 'scenario'}: {_fmt(safe)} is not valid text (a lone surrogate)")
+        return safe
+    return value
+
+
+def _escape_surrogates(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def loads(text: str, source: str = "scenario") -> Scenario:
     """Parse and validate scenario JSON text; errors name ``source`` and the line."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=lambda t: _parse_number(t, int),
+                          parse_float=lambda t: _parse_number(t, float))
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    return validate_data(data)
+    except RecursionError:  # the decoder recurses once per level: about 1,000 levels overflow it
+        raise ScenarioError(f"{source}: {_TOO_DEEP}") from None
+    except ValueError as exc:  # not expected: numbers too long are read by _parse_number
+        raise ScenarioError(f"{source}: cannot be read as JSON ({exc})") from None
+    return validate_data(data, check_text=_may_need_cleaning(text))
 
 
 def load(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file; every failure is a ScenarioError."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // 2**20
-            raise ScenarioError(f"{path}: the file is {size / 1e6:.0f} MB; a scenario file may be at most {limit} MB")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{path}: is a folder, not a scenario file") from None
-    except PermissionError:
-        raise ScenarioError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot be read ({exc.strerror})") from None
+    from sim_core.safe_io import read_regular, shown  # safe_io needs this module's errors first
+
+    raw = read_regular(path, MAX_FILE_BYTES, "scenario file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a text file (not UTF-8)") from None
-    return loads(text, str(path))
+        raise ScenarioError(f"{shown(path)}: not a text file (not UTF-8)") from None
+    return loads(text, shown(path))
 
 
 def dumps(scenario: Scenario) -> str:
@@ -603,26 +698,11 @@ def dumps(scenario: Scenario) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-@contextmanager
-def atomic_writer(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[TextIO]:
-    """A text file to write ``path`` with, atomically: a temporary file beside it, flushed, then
-    renamed over it when the block ends; if the block raises, the temporary file is removed and
-    any old file is left as it was. Raises OSError when the folder cannot take the file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def atomic_writer(path: str | os.PathLike[str], newline: str | None = None):
+    """A text file to write ``path`` with, atomically: see ``sim_core.safe_io.atomic_writer``."""
+    from sim_core.safe_io import atomic_writer as writer
+
+    return writer(path, newline=newline)
 
 
 def save(scenario: Scenario, path: str | os.PathLike[str]) -> None:
@@ -653,13 +733,17 @@ def builtin_path(name: str) -> Path:
     """Path of a built-in scenario by name (``vertical-2cpu``)."""
     path = BUILTIN_DIR / f"{name}.json"
     if not path.exists():
-        raise ScenarioError(f"scenario: {name!r} is not a built-in scenario ({', '.join(builtin_names())})")
+        raise ScenarioError(f"scenario: {_fmt(name)} is not a built-in scenario ({', '.join(builtin_names())})")
     return path
 
 
 def resolve(name_or_path: str | os.PathLike[str]) -> Scenario:
     """Load a scenario from a file path, or by built-in name when no such file exists."""
     path = Path(name_or_path)
-    if path.exists() or path.suffix == ".json" or os.sep in str(name_or_path):
+    try:
+        exists = path.exists() or path.is_symlink()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL in it
+        exists = True  # load() says what is wrong with it
+    if exists or path.suffix == ".json" or os.sep in str(name_or_path):
         return load(path)
     return load(builtin_path(str(name_or_path)))

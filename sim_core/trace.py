@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from sim_core.scenario import ScenarioError
+from sim_core.errors import ScenarioError
+from sim_core.safe_io import open_regular, shown
+from sim_core.safe_text import cut
 
 EPOCH_LIKE_S = 1e8  # a first arrival later than this is an absolute timestamp
 MAX_TRACE_ROWS = 50_000_000
@@ -28,6 +29,8 @@ class Trace:
     arrival_s: np.ndarray
     cpu_s: np.ndarray | None = None
     node: np.ndarray | None = None
+    source: str = "trace"  # the file, as named in messages
+    node_line: np.ndarray | None = None  # (n,) line of each request in the file, when node is given
 
     def __post_init__(self) -> None:
         if self.arrival_s.ndim != 1 or np.any(np.diff(self.arrival_s) < 0):
@@ -37,40 +40,53 @@ class Trace:
             if column is not None and column.shape != self.arrival_s.shape:
                 raise ScenarioError(f"trace: {name} has {column.size} values, arrival_s has {self.arrival_s.size}")
 
+    def check_nodes(self, n_nodes: int) -> None:
+        """Raise ScenarioError, naming the file and line, when a pinned node is not in 0..n_nodes-1."""
+        if self.node is None or not self.node.size:
+            return
+        bad = np.flatnonzero(self.node >= n_nodes)
+        if bad.size:
+            i = int(bad[0])
+            where = f"{self.source} line {int(self.node_line[i])}" if self.node_line is not None else self.source
+            raise ScenarioError(f"{where}: node {int(self.node[i])} is not in 0..{n_nodes - 1} "
+                                f"(the scenario has {n_nodes} node{'s' if n_nodes != 1 else ''})")
 
-def _number(text: str, where: str, column: str, low: float, high: float) -> float:
+
+def _number(text: str, where: str, column: str, low: float, high: float, whole: bool = False) -> float:
+    kind = "whole number" if whole else "number"
     try:
         value = float(text)
     except ValueError:
-        raise ScenarioError(f"{where}: {column} {text!r} is not a number in {low:g}..{high:g}") from None
+        raise ScenarioError(f"{where}: {column} {cut(text)!r} is not a {kind} in {low:g}..{high:g}") from None
     if not (low <= value <= high):
-        raise ScenarioError(f"{where}: {column} {value:g} is not in {low:g}..{high:g}")
+        raise ScenarioError(f"{where}: {column} {cut(text)} is not in {low:g}..{high:g}")
+    if whole and not value.is_integer():
+        raise ScenarioError(f"{where}: {column} {cut(text)} is not a whole number in {low:g}..{high:g}")
     return value
 
 
 def load_trace(path: str | os.PathLike[str]) -> Trace:
     """Read a trace CSV; any problem is a ScenarioError naming the line and column."""
-    path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such trace file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot be read ({exc.strerror})") from None
+    source = shown(path)
+    handle = os.fdopen(open_regular(path, "trace file"), newline="", encoding="utf-8")
+    path = source  # as named in messages from here on
     columns = ["arrival_s"]
     arrivals: list[float] = []
     cpu: list[float] = []
     nodes: list[float] = []
+    node_lines: list[int] = []
     with handle:
+        reader = csv.reader(handle)
         try:
-            for lineno, row in enumerate(csv.reader(handle), start=1):
+            for row in reader:
+                lineno = reader.line_num  # the file's line (a quoted cell may span lines)
                 if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
                     continue
                 cells = [c.strip() for c in row]
                 if lineno == 1 and not _looks_numeric(cells[0]):
                     unknown = [c for c in cells if c not in ("arrival_s", "cpu_s", "node")]
                     if unknown or cells[0] != "arrival_s":
-                        got = ",".join(cells)
+                        got = cut(",".join(cells))
                         raise ScenarioError(f"{path} line 1: header must be arrival_s[,cpu_s][,node]; got {got}")
                     columns = cells
                     continue
@@ -80,26 +96,31 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
                 where = f"{path} line {lineno}"
                 for column, cell in zip(columns, cells, strict=True):
                     if column == "arrival_s":
-                        arrivals.append(_number(cell, where, column, 0.0, 1e13))
+                        arrival = _number(cell, where, column, 0.0, 1e13)
+                        if arrivals and arrival < arrivals[-1]:
+                            raise ScenarioError(f"{where}: arrival_s {cut(cell)} is earlier than the request "
+                                                f"above it ({arrivals[-1]:g}); arrival_s must not decrease")
+                        arrivals.append(arrival)
                     elif column == "cpu_s":
                         cpu.append(_number(cell, where, column, 1e-9, 1e5))
                     else:
-                        nodes.append(_number(cell, where, column, 0, 1e6))
+                        nodes.append(_number(cell, where, column, 0, 1e6, whole=True))
+                        node_lines.append(lineno)
                 if len(arrivals) > MAX_TRACE_ROWS:
                     raise ScenarioError(f"{path}: more than {MAX_TRACE_ROWS} requests is too large for this machine")
         except UnicodeDecodeError:
             raise ScenarioError(f"{path}: not a text CSV file (not UTF-8)") from None
+        except csv.Error as exc:  # a field over the csv module's limit, a NUL byte, a bad quote
+            problem = f"a value longer than {csv.field_size_limit()} characters" if "field limit" in str(exc) else exc
+            raise ScenarioError(f"{path} line {reader.line_num}: not a CSV line ({problem})") from None
     if not arrivals:
         raise ScenarioError(f"{path}: the trace has no requests")
     times = np.asarray(arrivals)
-    order_bad = np.flatnonzero(np.diff(times) < 0)
-    if order_bad.size:
-        row = order_bad[0] + 2
-        raise ScenarioError(f"{path}: arrival_s must not decrease; request {row} arrives before the one above it")
     if times[0] > EPOCH_LIKE_S:
         times = times - times[0]
     node = np.asarray(nodes, dtype=np.int64) if nodes else None
-    return Trace(times, np.asarray(cpu) if cpu else None, node)
+    lines = np.asarray(node_lines, dtype=np.int64) if nodes else None
+    return Trace(times, np.asarray(cpu) if cpu else None, node, source, lines)
 
 
 def _looks_numeric(text: str) -> bool:

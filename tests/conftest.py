@@ -7,6 +7,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# ``pytest --hypothesis-profile fuzz-10k tests/test_fuzz_input.py``: the hostile-input fuzz at 10,000 cases
+settings.register_profile("fuzz-10k", max_examples=10_000, deadline=None)
 
 
 @pytest.fixture
@@ -31,3 +35,23 @@ def no_blocking_dialogs(monkeypatch):
         raise AssertionError(f"unexpected modal dialog: {args[1:3]}")
 
     monkeypatch.setattr(QMessageBox, "question", refuse)
+
+
+@pytest.fixture(scope="session")
+def aot_kernel():
+    """The kernel library compiled ahead of time, built once (about 15-25 s) if missing or stale.
+
+    Skips when numba's pycc or a C compiler is not available (a developer machine without gcc).
+    """
+    from sim_core import kernel
+
+    try:
+        kernel._load_aot()
+    except ImportError:
+        try:
+            from sim_core.kernel_build import build
+
+            build()
+        except Exception as exc:  # noqa: BLE001 - distutils raises its own error types
+            pytest.skip(f"cannot compile the kernel ahead of time here: {exc}")
+    return kernel._load_aot()

@@ -167,7 +167,8 @@ def test_csv_replaces_an_old_file_atomically(capsys, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv"]
 
 
-def test_an_interrupted_run_keeps_the_old_csv_and_leaves_no_temporary_file(capsys, tmp_path, monkeypatch):
+def test_an_interrupted_run_keeps_the_rows_so_far_and_leaves_no_temporary_file(capsys, tmp_path, monkeypatch):
+    """Ctrl-C in a long run: the seconds already simulated are kept in the CSV (issue 10)."""
     from sim_core.engine import Simulation
 
     out_csv = tmp_path / "series.csv"
@@ -183,9 +184,13 @@ def test_an_interrupted_run_keeps_the_old_csv_and_leaves_no_temporary_file(capsy
 
     monkeypatch.setattr(Simulation, "step_to", step_then_ctrl_c)
     code, _, err = run_cli(capsys, "run", "vertical-1cpu", "--seconds", "10", "--csv", str(out_csv))
-    assert (code, err) == (130, "interrupted\n")
-    assert out_csv.read_text(encoding="utf-8") == "old contents\n"
+    assert code == 130
+    assert err.splitlines() == [f"kept the 2 rows written so far in {out_csv}", "interrupted"]
+    columns, rows = read_csv(out_csv)
+    assert columns == list(CSV_COLUMNS)
+    assert [row["t_s"] for row in rows] == [1.0, 2.0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv"]
+
 
 def test_trace_replay_gives_exact_latencies(capsys, tmp_path):
     trace = tmp_path / "log.csv"
