@@ -202,7 +202,7 @@ class Session:
         """Keep the checkpoints and step times under their limits; the run can be scrubbed back to
         its oldest checkpoint, and jumps far back take longer as the checkpoints there thin out."""
         cps = self.checkpoints
-        while len(cps) > MAX_CHECKPOINTS or (len(cps) > 4 and sum(c.nbytes for c in cps) > CHECKPOINT_BYTES):
+        while len(cps) > MAX_CHECKPOINTS or (len(cps) > 2 and sum(c.nbytes for c in cps) > CHECKPOINT_BYTES):
             half = len(cps) // 2
             cps[:] = cps[:1] + cps[1:half:2] + cps[half:]
         if len(self.step_ends) > MAX_STEP_ENDS:
