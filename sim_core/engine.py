@@ -755,6 +755,7 @@ class Simulation:
         self._outcomes = CountWindow(3, self.window_s)
         self._recorder = _Recorder() if self.record else None
         self.next_event = 0  # events[:next_event] have happened
+        self.skipped: list[Event] = []  # events that could not happen (see _apply_scheduled)
         self._acc = StepAccumulator.start(self.state, self.params.n)
 
     def checkpoint(self) -> Checkpoint:
@@ -771,6 +772,7 @@ class Simulation:
         """Continue from ``checkpoint``: the events of ``events`` at or after its time are still to come."""
         self.state, self.streams, self._latency, self._outcomes, self._acc = copy.deepcopy(checkpoint.saved)
         self._scenario, self.params = checkpoint.scenario, checkpoint.params
+        self.skipped = []
         self._resized = {}
         self._recorder = _Recorder() if self.record else None
         self.next_event = bisect.bisect_left([e.at_s for e in self.events], checkpoint.t)
@@ -822,7 +824,7 @@ class Simulation:
             if at > self.state.t or self._timer_due:  # the same instant: nothing to fire, skip O(n) work
                 self._advance(at)
                 self._timer_due = False
-            self._apply_event(event)
+            self._apply_scheduled(event)
             self.next_event += 1
         self._advance(t_stop)
         snap = finish_step(self.state, self.params, self._acc, self._latency, self._outcomes)
@@ -838,7 +840,7 @@ class Simulation:
     def apply_due(self) -> None:
         """Apply the events at or before now that have not happened yet."""
         while self.next_event < len(self.events) and self.events[self.next_event].at_s <= self.state.t:
-            self._apply_event(self.events[self.next_event])
+            self._apply_scheduled(self.events[self.next_event])
             self.next_event += 1
 
     def act(self, event: Event) -> None:
@@ -877,6 +879,14 @@ class Simulation:
         self.params = params_with_nodes(self.params, self._resized, self._scenario.workload.memory_mb)
         self._resized = {}
         self._widen_cores()
+
+    def _apply_scheduled(self, event: Event) -> None:
+        """A timeline event whose time has come. One that can no longer happen (it names a node the
+        user has deleted since, or adds a name the user has taken) is skipped and counted in ``skipped``."""
+        try:
+            self._apply_event(event)
+        except ScenarioError:
+            self.skipped.append(event)
 
     def _apply_event(self, event: Event) -> None:
         action = event.action
@@ -971,6 +981,8 @@ class Simulation:
         """Add a node; it boots for ``restart_s``, then joins after a health check. Returns its index."""
         if self.params.n >= MAX_NODES:
             raise ScenarioError(f"nodes: a scenario may have at most {MAX_NODES} nodes")
+        if any(n.name == node.name for n in self._scenario.nodes):
+            raise ScenarioError(f"nodes: {node.name!r} is already the name of a node")
         self._replace_nodes([*self._scenario.nodes, node])
         s = self.state
         s.state = np.append(s.state, np.int8(UP))

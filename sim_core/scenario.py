@@ -219,27 +219,41 @@ def timeline_problems(nodes: list[str], events: list[Event]) -> list[str]:
     Events run in ``at_s`` order (ties in file order). ``nodes`` are the names at t = 0. A node must
     exist when an event names it; ``add`` needs a new name; the cluster keeps 1..MAX_NODES nodes.
     """
+    return _walk_timeline(nodes, events)[0]
+
+
+def feasible_events(nodes: list[str], events: list[Event]) -> list[Event]:
+    """``events`` without those that cannot happen (see ``timeline_problems``), in their order."""
+    return _walk_timeline(nodes, events)[1]
+
+
+def _walk_timeline(nodes: list[str], events: list[Event]) -> tuple[list[str], list[Event]]:
     names = set(nodes)
     problems = []
+    bad: set[int] = set()
     for i in sorted(range(len(events)), key=lambda k: events[k].at_s):
         event = events[i]
         name = event.target
+        problem = None
         if event.action == "add":
             if name in names:
-                problems.append(f"events[{i}].spec.name: {name!r} is already the name of a node at "
-                                f"{_num(event.at_s)} s; names must be unique")
+                problem = (f"events[{i}].spec.name: {name!r} is already the name of a node at "
+                           f"{_num(event.at_s)} s; names must be unique")
             elif len(names) >= MAX_NODES:
-                problems.append(f"events[{i}]: a scenario may have at most {MAX_NODES} nodes")
+                problem = f"events[{i}]: a scenario may have at most {MAX_NODES} nodes"
             else:
                 names.add(name)
         elif name is not None and name not in names:
-            problems.append(f"events[{i}].node: {name!r} is not the name of a node at {_num(event.at_s)} s")
+            problem = f"events[{i}].node: {name!r} is not the name of a node at {_num(event.at_s)} s"
         elif event.action == "remove":
             if len(names) == 1:
-                problems.append(f"events[{i}]: removing {name!r} would leave no node; a scenario needs at least 1")
+                problem = f"events[{i}]: removing {name!r} would leave no node; a scenario needs at least 1"
             else:
                 names.discard(name)
-    return problems
+        if problem:
+            problems.append(problem)
+            bad.add(i)
+    return problems, [e for i, e in enumerate(events) if i not in bad]
 
 
 class Rung(BaseModel):

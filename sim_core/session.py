@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sim_core import metrics
 from sim_core.engine import DOWN, Checkpoint, Snapshot
 from sim_core.scaling import ScalingSimulation
-from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, validate_data
+from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events, validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state
 CHECKPOINT_WALL_S = 1.0  # but at most one per this much wall time (fast speeds keep frames short)
@@ -101,7 +101,9 @@ class Session:
         """The run as a scenario file: the scenario it started from, the timeline as its events, and
         its length as ``duration_s``, so ``scalelab run`` of it replays this run exactly."""
         data = self.base.model_dump(mode="json")
-        data["events"] = [e.model_dump(mode="json") for e in self.sim.events]
+        # events that could not happen (a scripted one for a node the user deleted) are left out
+        events = feasible_events([n.name for n in self.base.nodes], self.sim.events)
+        data["events"] = [e.model_dump(mode="json") for e in events]
         data["duration_s"] = max(self.head_t, 1.0)
         data["seed"] = self.sim.seed
         return validate_data(data)

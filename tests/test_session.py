@@ -163,3 +163,22 @@ def test_checkpoints_and_step_times_stay_bounded_on_a_long_run(monkeypatch):
     assert session.t == oldest
     session.jump(250.0)
     assert session.t == pytest.approx(250.0, abs=0.5)
+
+
+def test_a_scripted_event_for_a_node_the_user_deleted_is_skipped_not_a_crash():
+    data = resolve("horizontal-7x1").model_dump(mode="json")
+    data["events"] = [{"at_s": 30.0, "action": "fail", "node": "node-7"},
+                      {"at_s": 31.0, "action": "add", "spec": dict(data["nodes"][0], name="node-9")}]
+    session = Session(type(resolve("horizontal-7x1")).model_validate(data))
+    play(session, 20.0)
+    session.remove_node(session.id_by_name("node-7"))
+    session.add_node(session.scenario.nodes[0].model_copy(update={"name": "node-9"}))  # takes the script's name
+    play(session, 40.0)
+    assert [e.action for e in session.sim.skipped] == ["fail", "add"]
+    assert len(session.node_ids) == 7 and all(session.node_state(i) == UP for i in session.node_ids)
+    saved = session.run_scenario()  # the saved run leaves them out, and replays the same way
+    assert [e.action for e in saved.events] == ["remove", "add"]
+    replay = Session(saved)
+    play(replay, 40.0)
+    for key in ("states", "names", "queue", "in_flight", "totals"):  # the requests; not the windowed figures
+        assert snapshot_view(replay)[key] == snapshot_view(session)[key], key
