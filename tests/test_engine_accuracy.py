@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import reference_des
-import theory
 
+from sim_core import theory
 from sim_core.engine import DOWN, LOST, SERVED, Simulation
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload
 from sim_core.trace import Trace

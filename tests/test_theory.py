@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 import reference_des
-import theory
+
+from sim_core import theory
 
 
 def test_mm1_matches_the_known_numbers():
