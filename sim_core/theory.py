@@ -156,10 +156,13 @@ def _steady_rate(scenario: Scenario, t: float | None) -> tuple[float, str]:
     if isinstance(shape, StepShape):
         end = math.inf if shape.duration_s == 0 else shape.at_s + shape.duration_s
         change = f"the rate steps to {shape.to_rate:g} req/s at {shape.at_s:g} s"
-        if t is None or shape.at_s <= t < end + _settle_s():
-            return base, f"{change}: the queues have not settled" if t is not None else f"{change}: no single " \
-                                                                                      "steady state"
-        return (base if t < shape.at_s or t >= end else shape.to_rate), ""
+        if t is None:
+            return base, f"{change}: no single steady state"
+        if shape.at_s <= t < min(end, shape.at_s + _settle_s()):
+            return base, f"{change}: the queues have not settled"
+        if end <= t < end + _settle_s():
+            return base, f"{change} and back at {end:g} s: the queues have not settled"
+        return (shape.to_rate if shape.at_s <= t < end else base), ""
     return base, ""
 
 
