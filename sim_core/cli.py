@@ -212,6 +212,8 @@ def _run(args: argparse.Namespace) -> int:
     print(_summary(scenario, sim.seed, summary, wall, trace))
     if sim.state.shed:
         _say("warning: " + _overload(sim, summary))
+    if trace is None:
+        _print_theory(scenario, summary)
     if args.csv is not None:
         print(f"\nwrote {count} rows to {shown(args.csv)}")
     if sim.scaling_events:
@@ -297,6 +299,16 @@ def _percent(fraction: float) -> str:
 
 def _ms(ms: float) -> str:
     return "-" if math.isnan(ms) else f"{ms:.1f}"
+
+
+def _print_theory(scenario: Scenario, summary) -> None:
+    """What queueing theory predicts beside the measured figures (a metrics.RunSummary), or why it cannot."""
+    from sim_core import theory
+
+    rejected = summary.rejected / summary.offered if summary.offered else math.nan
+    print()
+    print("\n".join(theory.compare_lines(theory.predict(scenario), summary.mean_ms / 1000.0,
+                                          summary.p99_ms / 1000.0, rejected)))
 
 
 # --- CSV -----------------------------------------------------------------------------------

@@ -308,3 +308,20 @@ def _model_name(first: NodeTheory, policy: str, m: int, nodes: tuple[NodeFigures
     same = all(n.theory.model == first.model for n in nodes)
     label = f"{m} x {first.model}" if same else " + ".join(n.theory.model for n in nodes)
     return f"{label} ({policy.replace('_', '-')}): {first.method}"
+
+
+def compare_lines(prediction: Prediction, mean_s: float, p99_s: float, rejected_share: float) -> list[str]:
+    """Lines for ``scalelab run``: the theory's mean and p99 (and rejection, where RAM caps a node)
+    beside the measured figures, or the reason no closed form applies."""
+    if not prediction.applies:
+        return [f"theory: no closed form: {prediction.reason}"]
+    lines = [f"theory: {prediction.model} ({prediction.kind})"]
+    rows = [("latency mean", prediction.mean_s, mean_s), ("latency p99", prediction.p99_s, p99_s)]
+    for label, predicted, measured in rows:
+        text = "-" if math.isnan(predicted) else f"{1000.0 * predicted:.1f}"
+        got = "-" if math.isnan(measured) else f"{1000.0 * measured:.1f}"
+        lines.append(f"  {label:<20}{text:>10}  ms   (measured {got})")
+    if prediction.rejection >= 1e-4:
+        lines.append(f"  {'rejected':<20}{100.0 * prediction.rejection:>10.2f}  %    (measured "
+                     f"{100.0 * rejected_share:.2f})")
+    return lines
