@@ -194,12 +194,14 @@ def _run(args: argparse.Namespace) -> int:
     judge = None if goals is None else challenge.Judge(goals, scenario.duration_s)
     wall = time.perf_counter()
     count = 0
+    nodes_up: list[int] = []
     try:
         with _csv_rows(args.csv) as write_row, RunProgress(seconds) as progress:
             def on_row(row: dict[str, float]) -> None:
                 nonlocal count
                 write_row(row)
                 count += 1
+                nodes_up.append(row["nodes_up"])
                 progress.update(row["t_s"])
 
             summary, sim = metrics.run(scenario, seconds, seed=args.seed, dt=args.dt, trace=trace, on_row=on_row,
@@ -213,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
     if sim.state.shed:
         _say("warning: " + _overload(sim, summary))
     if trace is None:
-        _print_theory(scenario, summary)
+        _print_theory(scenario, summary, nodes_up)
     if args.csv is not None:
         print(f"\nwrote {count} rows to {shown(args.csv)}")
     if sim.scaling_events:
@@ -301,14 +303,18 @@ def _ms(ms: float) -> str:
     return "-" if math.isnan(ms) else f"{ms:.1f}"
 
 
-def _print_theory(scenario: Scenario, summary) -> None:
-    """What queueing theory predicts beside the measured figures (a metrics.RunSummary), or why it cannot."""
-    from sim_core import theory
+def _print_theory(scenario: Scenario, summary, nodes_up: list[int]) -> None:
+    """What queueing theory predicts beside the measured figures (a metrics.RunSummary), or why it
+    cannot; with random failures, the predicted availability beside the per-second ``nodes_up``."""
+    from sim_core import availability, failures, theory
 
     rejected = summary.rejected / summary.offered if summary.offered else math.nan
     print()
     print("\n".join(theory.compare_lines(theory.predict(scenario), summary.mean_ms / 1000.0,
                                           summary.p99_ms / 1000.0, rejected)))
+    if failures.has_failures(scenario):
+        report = availability.predict_availability(scenario)
+        print("\n".join(availability.compare_lines(report, nodes_up)))
 
 
 # --- CSV -----------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ Semantics, all times in seconds:
   ``restart_s`` plus the health check). Adding a node boots it the same way; the others are
   untouched. With no node in rotation the balancer rejects arrivals (503).
 - Randomness comes from generators spawned from one seed (arrivals, CPU work, routing), so two
-  clusters given the same seed see exactly the same traffic, whatever the step size.
+  clusters given the same seed see exactly the same traffic, whatever the step size. Nodes with
+  ``mtbf_s``/``mttr_s`` fail and recover at times drawn from their own child of the seed
+  (``sim_core.failures``), applied like timeline events but not part of the timeline.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sim_core import kernel, limits
+from sim_core.failures import failure_events, has_failures
 from sim_core.scenario import MAX_NODES, Balancer, Event, Node, Scenario, ScenarioError, Workload
 from sim_core.stats import CountWindow, LatencyWindow
 from sim_core.trace import Trace
@@ -778,6 +781,11 @@ class Simulation:
         self.next_event = bisect.bisect_left([e.at_s for e in self.events], checkpoint.t)
 
     @property
+    def _random_failures(self) -> bool:
+        """Whether a node fails at random (its mtbf_s/mttr_s; see sim_core.failures)."""
+        return has_failures(self._scenario)
+
+    @property
     def scenario(self) -> Scenario:
         """The cluster as it runs now: resize, add and remove events included."""
         self._apply_resizes()
@@ -818,14 +826,22 @@ class Simulation:
         if not t_stop > self.state.t:
             raise ValueError(f"t_stop: {t_stop} must be after the current time {self.state.t} s")
         self._timer_due = True  # the first event of a step always brings time (and timers) up to it
+        failures = failure_events(self._scenario, self.seed, self.state.t, t_stop) if self._random_failures else []
         while self.next_event < len(self.events) and self.events[self.next_event].at_s < t_stop:
             event = self.events[self.next_event]
+            while failures and failures[0].at_s < event.at_s:  # random failures due first
+                self._advance(max(failures[0].at_s, self.state.t))
+                self._apply_failure(failures.pop(0))
+                self._timer_due = True
             at = max(event.at_s, self.state.t)
             if at > self.state.t or self._timer_due:  # the same instant: nothing to fire, skip O(n) work
                 self._advance(at)
                 self._timer_due = False
             self._apply_scheduled(event)
             self.next_event += 1
+        for failure in failures:
+            self._advance(max(failure.at_s, self.state.t))
+            self._apply_failure(failure)
         self._advance(t_stop)
         snap = finish_step(self.state, self.params, self._acc, self._latency, self._outcomes)
         self._acc = StepAccumulator.start(self.state, self.params.n)
@@ -887,6 +903,11 @@ class Simulation:
             self._apply_event(event)
         except ScenarioError:
             self.skipped.append(event)
+
+    def _apply_failure(self, event: Event) -> None:
+        """A random fail or recover (sim_core.failures); skipped if an event removed the node meanwhile."""
+        if any(node.name == event.node for node in self._scenario.nodes):
+            self._apply_event(event)
 
     def _apply_event(self, event: Event) -> None:
         action = event.action

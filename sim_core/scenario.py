@@ -54,6 +54,24 @@ class Node(BaseModel):
     restart_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 5.0
     x: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.0
     y: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.0
+    # random failures (optional, both or neither): mean time between failures and to repair, seconds
+    mtbf_s: Annotated[float, Field(ge=1.0, le=1e9)] | None = None
+    mttr_s: Annotated[float, Field(ge=0.001, le=1e7)] | None = None
+
+    @model_validator(mode="after")
+    def _failures_paired(self) -> Node:
+        if (self.mtbf_s is None) != (self.mttr_s is None):
+            missing = "mttr_s" if self.mttr_s is None else "mtbf_s"
+            raise ValueError(f"{missing}: missing; random failures need both mtbf_s and mttr_s")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_no_failures(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if self.mtbf_s is None:  # files without random failures stay as they were
+            data.pop("mtbf_s", None)
+            data.pop("mttr_s", None)
+        return data
 
     def spec_label(self) -> str:
         """Short spec text for a node box, e.g. ``2 CPU · 2 GB · 1 TB``."""

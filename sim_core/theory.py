@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim_core import queueing
+from sim_core.failures import has_failures
 from sim_core.node_models import (
     EXACT,
     LOWER,
@@ -119,6 +120,9 @@ def predict(source, t: float | None = None) -> Prediction:
         scenario, params = source, params_from_scenario(source)
         names = [n.name for n in scenario.nodes]
         active = np.ones(len(names), dtype=bool)
+        if t is None and has_failures(scenario):
+            return _none("nodes fail at random (mtbf_s/mttr_s): the run mixes the full cluster with failures "
+                         "in progress; see the availability figures")
         if scenario.events and (t is None or any(e.at_s <= t for e in scenario.events)):
             first = min(scenario.events, key=lambda e: e.at_s)
             return _none(f"the scenario's events ({first.action} {first.node} at {first.at_s:g} s, ...) change "

@@ -45,3 +45,12 @@ def test_run_without_rejection_prints_no_rejection_row(capsys):
 def test_run_prints_the_reason_when_no_closed_form_applies(capsys):
     out = run(capsys, "gain-scalability", "--seconds", "5", "--dt", "1")
     assert "theory: no closed form: the rate ramps from 5 to 60 req/s" in out
+
+
+def test_run_with_random_failures_prints_predicted_and_measured_availability(capsys):
+    out = run(capsys, "nines-1x4cpu", "--seconds", "600", "--dt", "1")
+    assert "theory: no closed form: nodes fail at random" in out
+    assert "availability (random failures): cluster availability 88.235% (0.93 nines), needs 1 of 1" in out
+    measured = float(re.search(r"measured: ([\d.]+)% of the seconds had 1 or more of 1 nodes up", out).group(1))
+    assert 0.0 < measured <= 100.0
+    assert "blast radius: node-1 holds 100% of the capacity" in out
