@@ -1,0 +1,85 @@
+"""The N-1 check: fork the run per node, fail it, look 60 s ahead, give a verdict."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim_core import n_minus_one
+from sim_core.engine import Simulation
+from sim_core.scenario import Node, resolve
+
+
+def at_rate(name: str, rate: float):
+    sc = resolve(name)
+    return sc.model_copy(update={"workload": sc.workload.model_copy(update={"rate": rate})})
+
+
+def running(scenario, seconds: float = 30.0, seed: int = 1) -> Simulation:
+    sim = Simulation(scenario, seed=seed)
+    sim.step(seconds)
+    return sim
+
+
+def test_seven_nodes_at_50_per_second_are_n_minus_one_safe():
+    result = n_minus_one.check(running(at_rate("horizontal-7x1", 50.0)))
+    assert result.safe
+    assert len(result.losses) == 7 and {x.name for x in result.losses} == {f"node-{i}" for i in range(1, 8)}
+    assert all(x.p99_s <= 2.0 and x.rejected == 0 and x.lost > 0 for x in result.losses)
+    assert result.verdict().startswith("N-1 safe")
+
+
+def test_seven_nodes_at_65_per_second_are_not_safe_and_the_verdict_names_the_p99():
+    # six 10 req/s nodes cannot carry 65 req/s: the queues grow until RAM rejects
+    result = n_minus_one.check(running(at_rate("horizontal-7x1", 65.0)))
+    assert not result.safe
+    worst = result.weak_spot
+    assert worst.p99_s > 2.0 and worst.rejected > 0
+    assert f"losing {worst.name}: p99 {worst.p99_s:.3g} s" in result.verdict()
+    assert result.verdict().startswith("N-1 not safe")
+
+
+def test_the_single_server_is_not_safe_with_availability_zero():
+    result = n_minus_one.check(running(resolve("vertical-4cpu")))
+    assert not result.safe
+    (only,) = result.losses
+    assert only.availability == 0.0 and only.served == 0 and math.isnan(only.p99_s)
+    assert "availability 0.0%" in result.verdict()
+
+
+def test_the_check_leaves_the_run_as_it_was():
+    sc = at_rate("horizontal-7x1", 50.0)
+    checked, untouched = running(sc), running(sc)
+    calls = []
+    n_minus_one.check(checked, horizon_s=20.0, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 7) for i in range(1, 8)]
+    a, b = checked.step(5.0), untouched.step(5.0)
+    assert np.array_equal(a.latencies, b.latencies) and a.served_total == b.served_total
+    assert np.array_equal(checked.node_state, untouched.node_state)
+
+
+def test_random_repairs_are_off_in_the_forks_and_cancel_stops_the_check():
+    sc = resolve("nines-7x1cpu")
+    sim = running(sc, seconds=10.0)
+    twin = n_minus_one.fork(sim)
+    n_minus_one._keep_down(twin)
+    assert all(node.mtbf_s is None for node in twin.scenario.nodes)
+    assert all(node.mtbf_s is not None for node in sim.scenario.nodes)
+    assert n_minus_one.check(sim, cancelled=lambda: True) is None
+
+
+def test_heterogeneous_cluster_names_the_big_node_as_the_weak_spot():
+    sc = resolve("horizontal-7x1")
+    nodes = [*sc.nodes[:3], Node(name="big", cores=4, ram_gb=4.0, x=900.0, y=900.0)]
+    sc = sc.model_copy(update={"nodes": nodes, "balancer": sc.balancer.model_copy(update={"policy": "weighted"}),
+                               "workload": sc.workload.model_copy(update={"rate": 45.0})})
+    result = n_minus_one.check(running(sc), horizon_s=30.0)
+    assert result.weak_spot.name == "big" and not result.safe
+
+
+@pytest.mark.parametrize("target", [0.01])
+def test_a_tight_target_fails_even_a_light_load(target):
+    result = n_minus_one.check(running(at_rate("horizontal-7x1", 10.0)), horizon_s=20.0, target_p99_s=target)
+    assert not result.safe
