@@ -92,7 +92,7 @@ def fork(sim, checkpoint=None):
 
 
 def check(sim, horizon_s: float = DEFAULT_HORIZON_S, target_p99_s: float = DEFAULT_TARGET_P99_S,
-          max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE, dt: float = 1.0,
+          max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE, dt: float = 5.0,
           progress: Callable[[int, int], None] | None = None,
           cancelled: Callable[[], bool] | None = None) -> NMinusOne | None:
     """Fail each node of ``sim`` in turn in a fork and run ``horizon_s`` seconds ahead (steps of ``dt``).

@@ -52,6 +52,7 @@ def service_cv(service: str, cv: float) -> float:
     return {"exponential": 1.0, "deterministic": 0.0}.get(service, cv)
 
 
+@functools.lru_cache(maxsize=1024)  # identical nodes (the common case) are solved once
 def node_queue(cores: int, mu: float, capacity: int, lam: float, service: str, cv: float = 1.0,
                erlang_m: int = 1, kind: str = EXACT) -> NodeTheory:
     """The closed form for one FIFO node with ``cores`` sharing a queue, each serving ``mu`` req/s,
