@@ -37,6 +37,7 @@ from app.inspector import Inspector
 from app.overload_banner import OverloadBanner
 from app.screen import keep_on_screen, place
 from app.scrubber import Scrubber
+from app.theory_overlay import Explanations
 from app.watch import WatchPanel
 from sim_core.safe_io import atomic_writer, shown
 from sim_core.scenario import (
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.compare_window = None
         self.whatif_dialog = None
         self._build_layout()
+        self.explain = Explanations(self)  # theory, bands, availability and N-1 (app/theory_overlay.py)
         self._build_actions()
         self._connect()
         self._update_title()

@@ -1,0 +1,192 @@
+"""The numbers behind the window's explanations: theory, bands, availability and N-1, kept live.
+
+``Explainer`` listens to a SimController: every engine step feeds the live bands
+(``sim_core.live_bands``) and the measured availability; a change of the cluster, the load or a
+node's state marks the theory prediction stale (recomputed on the next step, cached otherwise:
+about 2 ms for 200 identical nodes) and restarts the N-1 check when it is on. The N-1 check runs
+on a worker thread on a fork taken on the UI thread (``sim_core.n_minus_one.fork``), so the live
+run is never touched from two threads and no frame waits for it. Views read only this object.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from sim_core import availability, n_minus_one, theory
+from sim_core.engine import UP
+from sim_core.failures import has_failures
+from sim_core.live_bands import LiveBands, WindowBands
+from sim_core.scenario import RampShape, StepShape
+
+PREDICT_EVERY_S = 0.5  # simulated seconds between re-predictions while the rate shape changes
+REFRESH_WALL_S = 0.25  # the bands and panels move on at most 4 times per wall second
+
+
+class Explainer(QObject):
+    """Live theory, bands, availability and N-1 for one controller. Signals carry no engine objects."""
+
+    changed = Signal()  # prediction, bands or availability moved on
+    n1_progress = Signal(int, int)  # nodes checked, nodes in all
+    n1_finished = Signal(object)  # an NMinusOne result, or None when the check was cancelled
+    _n1_result = Signal(int, object)  # from the worker thread: (generation, result)
+
+    def __init__(self, controller, sim_of: Callable | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.ctrl = controller
+        self._sim_of = sim_of or (lambda ctrl: ctrl.sim)
+        self.live = LiveBands()
+        self.prediction: theory.Prediction | None = None
+        self.bands: WindowBands = self.live.bands()
+        self.report: availability.AvailabilityReport | None = None
+        self.carried_s = 0.0  # simulated seconds with enough capacity up
+        self.observed_s = 0.0
+        self.n1_enabled = False
+        self.target_p99_s = n_minus_one.DEFAULT_TARGET_P99_S
+        self.horizon_s = n_minus_one.DEFAULT_HORIZON_S
+        self.n1_result: n_minus_one.NMinusOne | None = None
+        self.n1_running = False
+        self._generation = 0
+        self._cancel = threading.Event()
+        self._stale = True
+        self._predicted_at = -math.inf
+        self._refreshed_wall = -math.inf
+        self._view: tuple[bytes, bytes] = (b"", b"")
+        c = controller
+        c.stepped.connect(self._on_stepped)
+        for signal in (c.node_added, c.node_removed, c.node_changed, c.node_state_changed):
+            signal.connect(lambda _id: self.invalidate())
+        for signal in (c.balancer_changed, c.workload_changed):
+            signal.connect(self.invalidate)
+        c.scenario_replaced.connect(self.restart)
+        c.sim_reset.connect(self.restart)
+        self._n1_result.connect(self._on_n1_result)
+
+    @property
+    def sim(self):
+        return self._sim_of(self.ctrl)
+
+    # live figures -----------------------------------------------------------------------------
+    def restart(self) -> None:
+        """Time went back (reset, new document): forget the bands and the measured availability."""
+        self._refreshed_wall = -math.inf
+        self.live.reset()
+        self.bands = self.live.bands()
+        self.carried_s = self.observed_s = 0.0
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """The cluster or the load changed: predict again, and re-run N-1 if it is on."""
+        self._stale = True
+        self._refresh_prediction()
+        if self.n1_enabled:
+            self.start_n1()
+        self.changed.emit()
+
+    def _on_stepped(self, snaps: list) -> None:
+        if not snaps:
+            return
+        view = (snaps[-1].state.tobytes(), self.sim.state.routable.tobytes())
+        if view != self._view:  # a random failure, a restart or the balancer's view moved on
+            self._view = view
+            self._stale = True
+        for snap in snaps:
+            self.live.add(snap)
+            if self.report is not None:
+                up = snap.state == UP
+                if up.size == self.report.capacity_rps.size:
+                    carried = float(np.dot(up, self.report.capacity_rps)) > self.report.load_rps
+                    self.carried_s += snap.dt * carried
+                    self.observed_s += snap.dt
+        now = time.monotonic()
+        if now < self._refreshed_wall + REFRESH_WALL_S and not self._stale:
+            return  # the frame stays cheap; the next tick past the interval catches up
+        self._refreshed_wall = now
+        self.bands = self.live.bands()
+        shape = self.sim.scenario.workload.shape
+        moving = isinstance(shape, (RampShape, StepShape))
+        if self._stale or not self.prediction or not self.prediction.applies or (
+                moving and self.sim.t >= self._predicted_at + PREDICT_EVERY_S):
+            self._refresh_prediction()
+        self.changed.emit()
+
+    def _refresh_prediction(self) -> None:
+        sim = self.sim
+        self.prediction = theory.predict(sim)
+        self._predicted_at = sim.t
+        self._stale = False
+        scenario = sim.scenario
+        self.report = availability.predict_availability(scenario) if has_failures(scenario) else None
+
+    @property
+    def measured_availability(self) -> float:
+        """Share of simulated time with enough capacity up (NaN before any step)."""
+        return self.carried_s / self.observed_s if self.observed_s else math.nan
+
+    # N-1 --------------------------------------------------------------------------------------
+    def set_n1(self, enabled: bool, target_p99_s: float | None = None) -> None:
+        """Turn the N-1 check on (runs now and after each change) or off (cancels a running one)."""
+        if target_p99_s is not None:
+            self.target_p99_s = float(target_p99_s)
+        self.n1_enabled = bool(enabled)
+        if self.n1_enabled:
+            self.start_n1()
+        else:
+            self.cancel_n1()
+            self.n1_result = None
+            self.changed.emit()
+
+    def start_n1(self) -> None:
+        """Fork the run now (UI thread) and check each node's loss on a worker thread."""
+        self.cancel_n1()
+        self._generation += 1
+        generation = self._generation
+        cancel = threading.Event()
+        self._cancel = cancel
+        base = n_minus_one.fork(self.sim)
+        self.n1_running = True
+        self.n1_progress.emit(0, len(base.scenario.nodes))
+        target, horizon = self.target_p99_s, self.horizon_s
+
+        def work() -> None:
+            try:
+                result = n_minus_one.check(base, horizon_s=horizon, target_p99_s=target,
+                                           progress=lambda done, total: self._report_progress(generation, done, total),
+                                           cancelled=cancel.is_set)
+            except Exception:  # an edit raced the fork: drop this check, the next change restarts it
+                result = None
+            self._n1_result.emit(generation, result)
+
+        threading.Thread(target=work, name="n-1 check", daemon=True).start()
+
+    def _report_progress(self, generation: int, done: int, total: int) -> None:
+        if generation == self._generation:
+            self.n1_progress.emit(done, total)
+
+    def cancel_n1(self) -> None:
+        self._cancel.set()
+        self.n1_running = False
+
+    def _on_n1_result(self, generation: int, result) -> None:
+        if generation != self._generation:
+            return  # a newer check has started
+        self.n1_running = False
+        if result is not None:
+            self.n1_result = result
+        self.n1_finished.emit(result)
+        self.changed.emit()
+
+    def wait_n1(self, timeout_s: float = 60.0) -> bool:
+        """For tests and benchmarks: process events until the running check is done."""
+        from PySide6.QtCore import QCoreApplication
+
+        end = time.monotonic() + timeout_s
+        while self.n1_running and time.monotonic() < end:
+            QCoreApplication.processEvents()
+            time.sleep(0.005)
+        return not self.n1_running
