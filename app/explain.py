@@ -115,6 +115,13 @@ class Explainer(QObject):
             self._refresh_prediction()
         self.changed.emit()
 
+    def refresh_now(self) -> None:
+        """Bring the bands and views up to date now (the per-step refresh is throttled)."""
+        self.bands = self.live.bands()
+        self._refreshed_wall = time.monotonic()
+        self._refresh_prediction()
+        self.changed.emit()
+
     def _refresh_prediction(self) -> None:
         sim = self.sim
         self.prediction = theory.predict(sim)

@@ -1,0 +1,107 @@
+"""The window's explanations: theory overlay equal to theory.py, bands, availability panel, N-1 verdict."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.window import MainWindow
+from sim_core import availability, theory
+from sim_core.scenario import builtin_names, resolve
+
+
+@pytest.fixture
+def window(qtbot, qt_settings, tmp_path):
+    win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
+    (tmp_path / "autosave").mkdir(exist_ok=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.ask_save = lambda: QMessageBox.StandardButton.Discard
+    return win
+
+
+def ticks(win: MainWindow, count: int, tick_s: float = 0.05) -> None:
+    for _ in range(count):
+        win.clock.tick(tick_s)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_overlay_equals_theory_for_each_builtin(window, name):
+    assert window.open_builtin(name)
+    ticks(window, 4)
+    ex = window.explain
+    expected = theory.predict(window.ctrl.sim)
+    assert ex.explainer.prediction == expected
+    lines = ex.charts.lines
+    if expected.applies:
+        assert lines["mean"].isVisible() and lines["mean"].value() == pytest.approx(expected.mean_s * 1e3)
+        if not math.isnan(expected.p99_s):
+            assert lines["p99"].value() == pytest.approx(expected.p99_s * 1e3)
+            assert ex.readout.text("p99").endswith(f"theory {ex.panel.texts['p99'].split('theory ')[1]}")
+        assert ex.panel.texts["model"] == f"{expected.model} ({expected.kind})"
+    else:
+        assert not lines["mean"].isVisible() and not lines["p99"].isVisible()
+        assert ex.panel.texts["model"] == "No closed form" and ex.panel.texts["formula"] == expected.reason
+
+
+def test_readout_and_panel_show_band_and_theory_beside_the_measured_p99(window):
+    window.clock.set_speed(20.0)
+    ticks(window, 40)
+    ex = window.explain
+    ex.explainer.refresh_now()
+    bands = ex.explainer.bands
+    assert bands.p99.half_width > 0
+    note = ex.readout.labels["p99"].text()
+    assert note.startswith("± ") and "theory 1 s" in note  # E7/M/1 p99 = 1.0015 s
+    assert ex.panel.texts["mean"].endswith("theory 217 ms")
+    low, high, _fill = ex.charts.band_curves["p99"]
+    assert low.getData()[0].size > 0 and (high.getData()[1] >= low.getData()[1]).all()
+
+
+def test_a_failure_makes_the_theory_say_why_it_does_not_apply_then_the_smaller_cluster(window):
+    ticks(window, 2)
+    window.ctrl.toggle_node(window.ctrl.node_ids[2])
+    assert "in progress" in window.explain.panel.texts["formula"]
+    assert not window.explain.charts.lines["mean"].isVisible()
+
+
+def test_availability_panel_shows_nines_and_measured_share(window):
+    assert window.open_builtin("nines-7x1cpu")
+    window.clock.set_speed(50.0)
+    ticks(window, 20)
+    ex = window.explain.explainer
+    ex.refresh_now()  # the panel follows at most 4 times per wall second; bring it up to date
+    texts = window.explain.panel.texts
+    report = availability.predict_availability(resolve("nines-7x1cpu"))
+    assert texts["cluster_avail"].startswith(f"99.961%: {report.nines:.2f} nines, 3 of 7 up")
+    assert ex.observed_s == pytest.approx(window.ctrl.sim.t)
+    assert f"of {ex.observed_s:.0f} s" in texts["measured_avail"]
+    assert texts["blast"].startswith("node-1: 14% of capacity")
+
+
+def test_n1_check_runs_off_the_frame_and_marks_the_canvas(window):
+    ex = window.explain
+    ticks(window, 4)
+    ex.panel.n1_check.setChecked(True)
+    assert ex.explainer.n1_running  # the click returned while the forks are still running
+    ticks(window, 2)  # frames go on meanwhile
+    assert ex.explainer.wait_n1(120)
+    result = ex.explainer.n1_result
+    assert result is not None and result.safe
+    assert ex.verdict.isVisible() and ex.verdict.text().startswith("N-1 safe: losing node-")
+    assert ex.panel.texts["verdict"] == result.verdict()
+    ex.panel.n1_check.setChecked(False)
+    assert not ex.verdict.isVisible()
+
+
+def test_n1_on_the_single_server_is_not_safe(window):
+    assert window.open_builtin("vertical-4cpu")
+    ticks(window, 4)
+    window.explain.panel.target.setValue(5.0)
+    window.explain.panel.n1_check.setChecked(True)
+    assert window.explain.explainer.wait_n1(60)
+    assert window.explain.verdict.text().startswith("N-1 NOT safe: losing node-1")
+    assert "availability 0.0%" in window.explain.panel.texts["verdict"]
