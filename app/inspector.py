@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import SimController
+from app.failure_editor import FailureEditor
 from sim_core.engine import DOWN, STATE_NAMES
 from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioError, Workload, field_range
 
@@ -190,6 +191,8 @@ class Inspector(QWidget):
         self.event_note.setWordWrap(True)
         self.event_note.setStyleSheet("color: #6a1b9a;")
         form.addRow(self.event_note)
+        self.failures = FailureEditor(self)  # mtbf_s / mttr_s, both or neither
+        form.addRow("Random failures", self.failures)
         row = QHBoxLayout()
         self.state_label = QLabel("")
         self.fail_button = QPushButton("Fail")
@@ -320,6 +323,7 @@ class Inspector(QWidget):
         self.event_note.setText(f"⚡ {', '.join(f.replace('_', ' ') for f in changed)} changed by a timed event "
                                 "(the scenario file keeps its own value)" if changed else "")
         self.event_note.setVisible(bool(changed))
+        self.failures.show_node(node)
         self._refresh_state()
 
     def _refresh_state(self) -> None:

@@ -105,3 +105,22 @@ def test_n1_on_the_single_server_is_not_safe(window):
     assert window.explain.explainer.wait_n1(60)
     assert window.explain.verdict.text().startswith("N-1 NOT safe: losing node-1")
     assert "availability 0.0%" in window.explain.panel.texts["verdict"]
+
+
+def test_inspector_turns_random_failures_on_and_undo_turns_them_off(window):
+    node_id = window.ctrl.node_ids[0]
+    window.inspector.show_node(node_id)
+    editor = window.inspector.failures
+    assert not editor.enabled.isChecked() and not editor.mtbf.isEnabled()
+    editor.enabled.setChecked(True)
+    node = window.ctrl.node(node_id)
+    assert (node.mtbf_s, node.mttr_s) == (300.0, 30.0)
+    editor.mttr.setValue(12.5)
+    assert window.ctrl.node(node_id).mttr_s == 12.5
+    window.explain.explainer.refresh_now()
+    share = availability.node_availability(300.0, 12.5, node.restart_s)  # the others never fail: min is node-1's
+    assert window.explain.panel.texts["node_avail"].startswith(f"{100 * share:.4g}%")
+    assert "mttr_s" in window.ctrl.document().model_dump(mode="json")["nodes"][0]
+    window.ctrl.undo_stack.undo()
+    window.ctrl.undo_stack.undo()
+    assert window.ctrl.node(node_id).mtbf_s is None and not editor.enabled.isChecked()
