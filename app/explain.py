@@ -11,9 +11,10 @@ run is never touched from two threads and no frame waits for it. Views read only
 from __future__ import annotations
 
 import math
-import threading
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +24,18 @@ from sim_core.engine import UP
 from sim_core.failures import has_failures
 from sim_core.live_bands import LiveBands, WindowBands
 from sim_core.scenario import RampShape, StepShape
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _worker_pool() -> ProcessPoolExecutor:
+    """One worker process for N-1 checks, started on first use and kept (spawned: no Qt in it)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=n_minus_one.warm_up_worker)
+    return _POOL
+
 
 PREDICT_EVERY_S = 0.5  # simulated seconds between re-predictions while the rate shape changes
 REFRESH_WALL_S = 0.25  # the bands and panels move on at most 4 times per wall second
@@ -34,7 +47,7 @@ class Explainer(QObject):
     changed = Signal()  # prediction, bands or availability moved on
     n1_progress = Signal(int, int)  # nodes checked, nodes in all
     n1_finished = Signal(object)  # an NMinusOne result, or None when the check was cancelled
-    _n1_result = Signal(int, object)  # from the worker thread: (generation, result)
+    _n1_result = Signal(int, object)  # from the pool's thread: (generation, (node index, NodeLoss or None))
 
     def __init__(self, controller, sim_of: Callable | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -52,7 +65,9 @@ class Explainer(QObject):
         self.n1_result: n_minus_one.NMinusOne | None = None
         self.n1_running = False
         self._generation = 0
-        self._cancel = threading.Event()
+        self._futures: list = []
+        self._parts: dict = {}
+        self._n1_meta: tuple = ()
         self._stale = True
         self._predicted_at = -math.inf
         self._refreshed_wall = -math.inf
@@ -149,44 +164,66 @@ class Explainer(QObject):
             self.changed.emit()
 
     def start_n1(self) -> None:
-        """Fork the run now (UI thread) and check each node's loss on a worker thread."""
+        """Fork the run now (UI thread) and check each node's loss in a worker process.
+
+        A process, not a thread: the forks are Python-heavy and would hold the GIL the frames need.
+        The process stays up between checks (its numba kernel loaded once); each node is one task,
+        so progress follows the tasks and a change cancels the ones not yet started.
+        """
         self.cancel_n1()
         self._generation += 1
         generation = self._generation
-        cancel = threading.Event()
-        self._cancel = cancel
         base = n_minus_one.fork(self.sim)
+        total = len(base.scenario.nodes)
         self.n1_running = True
-        self.n1_progress.emit(0, len(base.scenario.nodes))
-        target, horizon = self.target_p99_s, self.horizon_s
+        self._parts: dict[int, n_minus_one.NodeLoss] = {}
+        self._n1_meta = (generation, total, base.t, self.target_p99_s, self.horizon_s)
+        self.n1_progress.emit(0, total)
+        pool = _worker_pool()
+        self._futures = []
+        for j in range(total):
+            future = pool.submit(n_minus_one.check_node, base, j, self.horizon_s)
+            future.add_done_callback(lambda f, j=j: self._part_done(generation, j, f))
+            self._futures.append(future)
 
-        def work() -> None:
-            try:
-                result = n_minus_one.check(base, horizon_s=horizon, target_p99_s=target,
-                                           progress=lambda done, total: self._report_progress(generation, done, total),
-                                           cancelled=cancel.is_set)
-            except Exception:  # an edit raced the fork: drop this check, the next change restarts it
-                result = None
-            self._n1_result.emit(generation, result)
-
-        threading.Thread(target=work, name="n-1 check", daemon=True).start()
-
-    def _report_progress(self, generation: int, done: int, total: int) -> None:
-        if generation == self._generation:
-            self.n1_progress.emit(done, total)
+    def _part_done(self, generation: int, j: int, future) -> None:
+        """Runs on the pool's thread: hand the result to the UI thread."""
+        if future.cancelled():
+            return
+        try:
+            result = future.result()
+        except Exception:  # noqa: BLE001 - a fork that failed leaves this check incomplete
+            result = None
+        try:
+            self._n1_result.emit(generation, (j, result))
+        except RuntimeError:  # the window is gone
+            pass
 
     def cancel_n1(self) -> None:
-        self._cancel.set()
+        for future in getattr(self, "_futures", []):
+            future.cancel()
+        self._futures = []
         self.n1_running = False
 
-    def _on_n1_result(self, generation: int, result) -> None:
-        if generation != self._generation:
-            return  # a newer check has started
-        self.n1_running = False
-        if result is not None:
-            self.n1_result = result
-        self.n1_finished.emit(result)
-        self.changed.emit()
+    def _on_n1_result(self, generation: int, part) -> None:
+        if generation != self._generation or not self.n1_running:
+            return  # a newer check has started, or this one was cancelled
+        j, loss = part
+        _gen, total, t, target, horizon = self._n1_meta
+        if loss is None:
+            self.cancel_n1()
+            self.n1_finished.emit(None)
+            self.changed.emit()
+            return
+        self._parts[j] = loss
+        self.n1_progress.emit(len(self._parts), total)
+        if len(self._parts) == total:
+            self.n1_running = False
+            losses = tuple(self._parts[k] for k in range(total))
+            self.n1_result = n_minus_one.NMinusOne(t, horizon, target, n_minus_one.DEFAULT_MAX_REJECTED_SHARE,
+                                                   losses)
+            self.n1_finished.emit(self.n1_result)
+            self.changed.emit()
 
     def wait_n1(self, timeout_s: float = 60.0) -> bool:
         """For tests and benchmarks: process events until the running check is done."""

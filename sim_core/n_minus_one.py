@@ -115,6 +115,27 @@ def check(sim, horizon_s: float = DEFAULT_HORIZON_S, target_p99_s: float = DEFAU
     return NMinusOne(sim.t, horizon_s, target_p99_s, max_rejected_share, tuple(losses))
 
 
+def warm_up_worker() -> None:
+    """Initializer of a worker process that runs ``check_node``: yield the CPU to the window (nice 10)
+    and load the compiled kernel once."""
+    import os
+
+    from sim_core import kernel
+
+    if hasattr(os, "nice"):
+        os.nice(10)
+    kernel.warm_up()
+
+
+def check_node(base, j: int, horizon_s: float = DEFAULT_HORIZON_S, dt: float = 5.0) -> NodeLoss:
+    """One fork of ``check``: node ``j`` of ``base`` (a Simulation, e.g. a ``fork``) fails now and the
+    copy runs ``horizon_s`` ahead. ``base`` is not changed; a worker process can run this alone."""
+    twin = fork(base)
+    _keep_down(twin)
+    twin.fail(j)
+    return _run_ahead(twin, base.scenario.nodes[j].name, horizon_s, dt)
+
+
 def _keep_down(twin) -> None:
     """No random repair in the fork: the question is what the others do while the node is gone."""
     scenario = twin._scenario  # the fork's own view; the original run keeps its failures
