@@ -24,10 +24,12 @@ from sim_core.availability import format_duration
 
 
 def ms(seconds: float) -> str:
-    """``0.2175`` -> ``218 ms``, ``2.57`` -> ``2.57 s``; ``-`` for NaN."""
+    """``0.2175`` -> ``218 ms``, ``1.0015`` -> ``1.00 s``, ``25.4`` -> ``25.4 s``; ``-`` for NaN."""
     if seconds is None or math.isnan(seconds):
         return "-"
-    return f"{seconds * 1e3:.0f} ms" if seconds < 1.0 else f"{seconds:.3g} s"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.0f} ms"
+    return f"{seconds:.2f} s" if seconds < 10.0 else f"{seconds:.3g} s"
 
 
 def plus_minus(value: float, half: float, fmt=ms) -> str:

@@ -15,6 +15,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``scalelab [run|validate|sweep|--selftest] ...``; otherwise start the window. Returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if getattr(sys, "frozen", False):  # a bundled app's worker process (the N-1 check) starts here
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     if args and args[0] in ("run", "validate", "sweep"):
         from sim_core.cli import main as cli_main
 

@@ -55,7 +55,7 @@ def test_readout_and_panel_show_band_and_theory_beside_the_measured_p99(window):
     bands = ex.explainer.bands
     assert bands.p99.half_width > 0
     note = ex.readout.labels["p99"].text()
-    assert note.startswith("± ") and "theory 1 s" in note  # E7/M/1 p99 = 1.0015 s
+    assert note.startswith("± ") and "theory 1.00 s" in note  # E7/M/1 p99 = 1.0015 s
     assert ex.panel.texts["mean"].endswith("theory 217 ms")
     low, high, _fill = ex.charts.band_curves["p99"]
     assert low.getData()[0].size > 0 and (high.getData()[1] >= low.getData()[1]).all()
