@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.layout import GAP, box_size, spread_if_overlapping
+from sim_core import n_minus_one, theory
 from sim_core.challenge import Judge
 from sim_core.engine import Snapshot
 from sim_core.metrics import History
@@ -178,6 +179,14 @@ class SimController(QObject):
     @property
     def seed(self) -> int:
         return self.session.sim.seed
+
+    def predict(self) -> theory.Prediction:
+        """What queueing theory says about the run now, or why nothing applies (sim_core.theory)."""
+        return theory.predict(self.session.sim)
+
+    def fork_run(self):
+        """An independent copy of the run now (same seed and state), for look-aheads such as N-1."""
+        return n_minus_one.fork(self.session.sim)
 
     # undoable edits --------------------------------------------------------------------------
     def _push(self, command: QUndoCommand) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -49,10 +48,9 @@ class Explainer(QObject):
     n1_finished = Signal(object)  # an NMinusOne result, or None when the check was cancelled
     _n1_result = Signal(int, object)  # from the pool's thread: (generation, (node index, NodeLoss or None))
 
-    def __init__(self, controller, sim_of: Callable | None = None, parent: QObject | None = None):
+    def __init__(self, controller, parent: QObject | None = None):
         super().__init__(parent)
         self.ctrl = controller
-        self._sim_of = sim_of or (lambda ctrl: ctrl.sim)
         self.live = LiveBands()
         self.prediction: theory.Prediction | None = None
         self.bands: WindowBands = self.live.bands()
@@ -71,7 +69,7 @@ class Explainer(QObject):
         self._stale = True
         self._predicted_at = -math.inf
         self._refreshed_wall = -math.inf
-        self._view: tuple[bytes, bytes] = (b"", b"")
+        self._view = b""
         c = controller
         c.stepped.connect(self._on_stepped)
         for signal in (c.node_added, c.node_removed, c.node_changed, c.node_state_changed):
@@ -81,10 +79,6 @@ class Explainer(QObject):
         c.scenario_replaced.connect(self.restart)
         c.sim_reset.connect(self.restart)
         self._n1_result.connect(self._on_n1_result)
-
-    @property
-    def sim(self):
-        return self._sim_of(self.ctrl)
 
     # live figures -----------------------------------------------------------------------------
     def restart(self) -> None:
@@ -106,8 +100,8 @@ class Explainer(QObject):
     def _on_stepped(self, snaps: list) -> None:
         if not snaps:
             return
-        view = (snaps[-1].state.tobytes(), self.sim.state.routable.tobytes())
-        if view != self._view:  # a random failure, a restart or the balancer's view moved on
+        view = snaps[-1].state.tobytes()
+        if view != self._view:  # a random failure or a restart (the user's actions emit signals)
             self._view = view
             self._stale = True
         for snap in snaps:
@@ -123,10 +117,10 @@ class Explainer(QObject):
             return  # the frame stays cheap; the next tick past the interval catches up
         self._refreshed_wall = now
         self.bands = self.live.bands()
-        shape = self.sim.scenario.workload.shape
+        shape = self.ctrl.scenario.workload.shape
         moving = isinstance(shape, (RampShape, StepShape))
         if self._stale or not self.prediction or not self.prediction.applies or (
-                moving and self.sim.t >= self._predicted_at + PREDICT_EVERY_S):
+                moving and self.ctrl.t >= self._predicted_at + PREDICT_EVERY_S):
             self._refresh_prediction()
         self.changed.emit()
 
@@ -138,11 +132,10 @@ class Explainer(QObject):
         self.changed.emit()
 
     def _refresh_prediction(self) -> None:
-        sim = self.sim
-        self.prediction = theory.predict(sim)
-        self._predicted_at = sim.t
+        self.prediction = self.ctrl.predict()
+        self._predicted_at = self.ctrl.t
         self._stale = False
-        scenario = sim.scenario
+        scenario = self.ctrl.scenario
         self.report = availability.predict_availability(scenario) if has_failures(scenario) else None
 
     @property
@@ -173,7 +166,7 @@ class Explainer(QObject):
         self.cancel_n1()
         self._generation += 1
         generation = self._generation
-        base = n_minus_one.fork(self.sim)
+        base = self.ctrl.fork_run()
         total = len(base.scenario.nodes)
         self.n1_running = True
         self._parts: dict[int, n_minus_one.NodeLoss] = {}

@@ -307,8 +307,8 @@ class Session:
         doc = self._document_node(node.name)
         if doc is None:
             return ["added"]
-        return [f for f in ("cores", "ram_gb", "core_speed", "storage_gb", "price_per_hour", "restart_s")
-                if getattr(doc, f) != getattr(node, f)]
+        return [f for f in ("cores", "ram_gb", "core_speed", "storage_gb", "price_per_hour", "restart_s", "mtbf_s",
+                            "mttr_s") if getattr(doc, f) != getattr(node, f)]
 
     def node_draining(self, node_id: int) -> bool:
         """True while the node drains for removal (it takes no new requests, finishes its own)."""
@@ -376,7 +376,7 @@ class Session:
         """Give a node new specs or a new place: in the document, and in the run from now on."""
         running = self.sim.scenario.nodes[self.index_of(node_id)]
         self._set_document_node(running.name, node)
-        spec = ("cores", "ram_gb", "core_speed", "storage_gb", "price_per_hour", "restart_s")
+        spec = ("cores", "ram_gb", "core_speed", "storage_gb", "price_per_hour", "restart_s", "mtbf_s", "mttr_s")
         changed = [f for f in spec if getattr(node, f) != getattr(running, f)]
         if changed and set(changed) <= {"cores", "ram_gb"}:
             self.act("resize", node=running.name, **{f: getattr(node, f) for f in changed})

@@ -33,7 +33,8 @@ def test_overlay_equals_theory_for_each_builtin(window, name):
     assert window.open_builtin(name)
     ticks(window, 4)
     ex = window.explain
-    expected = theory.predict(window.ctrl.sim)
+    expected = window.ctrl.predict()
+    assert expected == theory.predict(window.ctrl.session.sim)
     assert ex.explainer.prediction == expected
     lines = ex.charts.lines
     if expected.applies:
@@ -77,7 +78,7 @@ def test_availability_panel_shows_nines_and_measured_share(window):
     texts = window.explain.panel.texts
     report = availability.predict_availability(resolve("nines-7x1cpu"))
     assert texts["cluster_avail"].startswith(f"99.961%: {report.nines:.2f} nines, 3 of 7 up")
-    assert ex.observed_s == pytest.approx(window.ctrl.sim.t)
+    assert ex.observed_s == pytest.approx(window.ctrl.t)
     assert f"of {ex.observed_s:.0f} s" in texts["measured_avail"]
     assert texts["blast"].startswith("node-1: 14% of capacity")
 
