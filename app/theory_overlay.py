@@ -89,12 +89,12 @@ class ChartOverlay:
 
 
 class ReadoutTheory:
-    """A small line under the readout's p99 and availability: "± band · theory value"."""
+    """A small line under the readout's p50, p95, p99 and availability: "± band · theory value"."""
 
     def __init__(self, readout, explainer: Explainer):
         self.ex = explainer
         self.labels: dict[str, QLabel] = {}
-        for key in ("p99", "availability"):
+        for key in ("p50", "p95", "p99", "availability"):
             value_label = readout.labels.get(key)
             if value_label is None:
                 continue
@@ -107,11 +107,14 @@ class ReadoutTheory:
         self.refresh()
 
     def text(self, key: str) -> str:
+        """The note under the readout's ``key``: the 95% band (p99, availability) and the theory."""
         pred, bands = self.ex.prediction, self.ex.bands
         applies = pred is not None and pred.applies
-        if key == "p99":
-            band = "" if math.isnan(bands.p99.half_width) else f"± {ms(bands.p99.half_width)} · "
-            return band + (f"theory {ms(pred.p99_s)}" if applies and not math.isnan(pred.p99_s) else "no theory")
+        if key in ("p50", "p95", "p99"):
+            half = bands.p99.half_width if key == "p99" else math.nan
+            band = "" if math.isnan(half) else f"± {ms(half)} · "
+            value = getattr(pred, f"{key}_s", math.nan) if applies else math.nan
+            return band + (f"theory {ms(value)}" if not math.isnan(value) else "no theory")
         avail = bands.availability
         band = "" if math.isnan(avail.half_width) else f"± {100 * avail.half_width:.2g}% · "
         if self.ex.report is not None:

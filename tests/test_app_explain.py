@@ -58,6 +58,8 @@ def test_readout_and_panel_show_band_and_theory_beside_the_measured_p99(window):
     note = ex.readout.labels["p99"].text()
     assert note.startswith("± ") and "theory 1.00 s" in note  # E7/M/1 p99 = 1.0015 s
     assert ex.panel.texts["mean"].endswith("theory 217 ms")
+    p50 = theory.predict(resolve("horizontal-7x1")).p50_s
+    assert ex.readout.labels["p50"].text() == f"theory {round(p50 * 1e3)} ms"
     low, high, _fill = ex.charts.band_curves["p99"]
     assert low.getData()[0].size > 0 and (high.getData()[1] >= low.getData()[1]).all()
 
