@@ -22,7 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_HORIZON_S = 60.0
-DEFAULT_TARGET_P99_S = 2.0
+# horizontal-7x1 at 50 req/s without one node is six E6/M/1 queues: p99 1.68 s in steady state, but
+# a 60 s look-ahead's p99 swings by about a quarter either way, so the default leaves that room
+DEFAULT_TARGET_P99_S = 2.5
 DEFAULT_MAX_REJECTED_SHARE = 0.01
 
 
@@ -71,7 +73,7 @@ class NMinusOne:
         return max(self.losses, key=lambda x: (x.rejected_share, math.inf if math.isnan(x.p99_s) else x.p99_s))
 
     def verdict(self) -> str:
-        """One line for the canvas, e.g. ``N-1 not safe: losing node-3, p99 4.1 s > 2 s``."""
+        """One line for the canvas, e.g. ``N-1 not safe (p99 target 2.5 s): losing node-3: p99 4.1 s, ...``."""
         worst = self.weak_spot
         p99 = "no request served" if math.isnan(worst.p99_s) else f"p99 {worst.p99_s:.3g} s"
         tail = (f"{p99}, {100 * worst.rejected_share:.1f}% rejected, {worst.lost} lost, availability "
