@@ -120,6 +120,9 @@ def predict(source, t: float | None = None) -> Prediction:
         scenario, params = source, params_from_scenario(source)
         names = [n.name for n in scenario.nodes]
         active = np.ones(len(names), dtype=bool)
+        if t is None and getattr(scenario, "autoscaler", None) is not None:
+            return _none("an autoscaler resizes the cluster during the run: no single steady state (the window "
+                         "predicts for the cluster of the moment)")
         if t is None and has_failures(scenario):
             return _none("nodes fail at random (mtbf_s/mttr_s): the run mixes the full cluster with failures "
                          "in progress; see the availability figures")

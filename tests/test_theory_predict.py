@@ -13,7 +13,17 @@ import pytest
 
 from sim_core import confidence, theory
 from sim_core.engine import Simulation
-from sim_core.scenario import Balancer, Node, RampShape, Scenario, StepShape, WaveShape, Workload, resolve
+from sim_core.scenario import (
+    Balancer,
+    ConstantShape,
+    Node,
+    RampShape,
+    Scenario,
+    StepShape,
+    WaveShape,
+    Workload,
+    resolve,
+)
 
 LEVEL = 0.999
 
@@ -185,3 +195,14 @@ def test_step_shape_prediction_moves_to_the_new_rate_when_it_lasts():
     sc = scenario([4], 1000.0, shape=StepShape(to_rate=3000.0, at_s=10.0, duration_s=0.0))
     assert theory.predict(sc, t=100.0).offered_rps == 3000.0
     assert theory.predict(sc, t=5.0).offered_rps == 1000.0
+
+
+def test_an_autoscaled_scenario_has_no_single_prediction_but_its_running_cluster_has_one():
+    sc = resolve("wave-autoscaled")
+    sc = sc.model_copy(update={"workload": sc.workload.model_copy(update={"shape": ConstantShape()})})
+    assert "autoscaler" in theory.predict(sc).reason
+    from sim_core.scaling import ScalingSimulation
+
+    sim = ScalingSimulation(sc, seed=1)
+    sim.step(1.0)
+    assert theory.predict(sim).applies
