@@ -11,6 +11,7 @@ Units are in the field names: ``_s`` seconds, ``_ms`` milliseconds, ``_gb`` giga
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -765,7 +766,10 @@ def builtin_path(name: str) -> Path:
     """Path of a built-in scenario by name (``vertical-2cpu``)."""
     path = BUILTIN_DIR / f"{name}.json"
     if not path.exists():
-        raise ScenarioError(f"scenario: {_fmt(name)} is not a built-in scenario ({', '.join(builtin_names())})")
+        names = builtin_names()
+        close = difflib.get_close_matches(name, names, n=3)  # first, so a long list cut short still shows them
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ScenarioError(f"scenario: {_fmt(name)} is not a built-in scenario ({hint}all: {', '.join(names)})")
     return path
 
 
