@@ -181,10 +181,10 @@ class Explanations:
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                               | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        inspector = window.findChild(QDockWidget, "inspector")
-        if inspector is not None:
-            window.tabifyDockWidget(inspector, self.dock)
-            inspector.raise_()
+        self.dock.hide()  # opened from View > Theory; a hidden tab would sit outside the window's geometry
+        view_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "View"), None)
+        if view_menu is not None:
+            view_menu.addAction(self.dock.toggleViewAction())
         self.charts = ChartOverlay(window.charts, self.explainer)
         self.readout = ReadoutTheory(window.readout, self.explainer)
         self.verdict = CanvasVerdict(window.view, self.explainer)
