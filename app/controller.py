@@ -10,6 +10,8 @@ while the run is scrubbed back starts a new branch; undoing it brings the old fu
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 from pathlib import Path
 
@@ -319,6 +321,20 @@ class SimController(QObject):
         self.session.reset()
 
 
+def _guarded(method):
+    """An undo command's redo or undo: an exception goes to ``sys.excepthook`` (reported, and failed by
+    pytest-qt) instead of unwinding into Qt's C++ stack, which PySide 6.11 answers with a segfault."""
+
+    @functools.wraps(method)
+    def run(self) -> None:
+        try:
+            method(self)
+        except Exception:  # noqa: BLE001 - reported, not swallowed
+            sys.excepthook(*sys.exc_info())
+
+    return run
+
+
 class _Branch(QUndoCommand):
     """Drops the future of a scrubbed-back run; undo brings it back."""
 
@@ -328,11 +344,13 @@ class _Branch(QUndoCommand):
         self.future: Future | None = None
         self.t = ctrl.t
 
+    @_guarded
     def redo(self) -> None:
         if self.ctrl.t != self.t:
             self.ctrl.jump(self.t)
         self.future = self.ctrl.session.branch()
 
+    @_guarded
     def undo(self) -> None:
         if self.future is not None:
             self.ctrl.session.restore_future(self.future)
@@ -345,9 +363,11 @@ class _EditNode(QUndoCommand):
         super().__init__(text)
         self.ctrl, self.node_id, self.old, self.new, self.merge_key = ctrl, node_id, old, new, merge_key
 
+    @_guarded
     def redo(self) -> None:
         self.ctrl.session.edit_node(self.node_id, self.new)
 
+    @_guarded
     def undo(self) -> None:
         self.ctrl.session.edit_node(self.node_id, self.old)
 
@@ -367,9 +387,11 @@ class _AddNode(QUndoCommand):
         self.ctrl, self.node = ctrl, node
         self.node_id = -1
 
+    @_guarded
     def redo(self) -> None:
         self.node_id = self.ctrl.session.add_node(self.node)
 
+    @_guarded
     def undo(self) -> None:
         self.ctrl.session.remove_node(self.node_id)
 
@@ -380,9 +402,11 @@ class _RemoveNode(QUndoCommand):
         self.ctrl, self.node_id, self.node = ctrl, node_id, ctrl.node(node_id)
         self.index = -1
 
+    @_guarded
     def redo(self) -> None:
         self.index = self.ctrl.session.remove_node(self.node_id)
 
+    @_guarded
     def undo(self) -> None:  # back where it was in the document (the engine appends it)
         self.ctrl.session.add_node(self.node, None if self.index < 0 else self.index)
 
@@ -394,9 +418,11 @@ class _SetPart(QUndoCommand):
         super().__init__(f"Change {part}" + (f" {merge_key.replace('_', ' ')}" if merge_key else ""))
         self.ctrl, self.part, self.old, self.new, self.merge_key = ctrl, part, old, new, merge_key
 
+    @_guarded
     def redo(self) -> None:
         self._apply(self.new)
 
+    @_guarded
     def undo(self) -> None:
         self._apply(self.old)
 

@@ -373,7 +373,15 @@ class Session:
         self.signals.node_state_changed.emit(node_id)
 
     def edit_node(self, node_id: int, node: Node) -> None:
-        """Give a node new specs or a new place: in the document, and in the run from now on."""
+        """Give a node new specs or a new place: in the document, and in the run from now on.
+
+        A node that is not in the run at this moment (scrubbed back to before it was added, or
+        removed by a scripted event) changes in the document only.
+        """
+        if node_id not in self._ids:
+            self._set_document_node(node.name, node)
+            self.signals.node_changed.emit(node_id)
+            return
         running = self.sim.scenario.nodes[self.index_of(node_id)]
         self._set_document_node(running.name, node)
         spec = ("cores", "ram_gb", "core_speed", "storage_gb", "price_per_hour", "restart_s", "mtbf_s", "mttr_s")
@@ -391,11 +399,12 @@ class Session:
 
     def add_node(self, node: Node, index: int | None = None) -> int:
         """Add a node (to the document at ``index``, default the end; to the run now); returns its id."""
-        nodes = list(self.document.nodes)
-        nodes.insert(len(nodes) if index is None else index, node)
-        self.act("add", spec=node)
+        nodes = [n for n in self.document.nodes if n.name != node.name]
+        nodes.insert(len(nodes) if index is None else min(index, len(nodes)), node)
+        if all(n.name != node.name for n in self.sim.scenario.nodes):  # else it is in the run already
+            self.act("add", spec=node)
         self.document = self.document.model_copy(update={"nodes": nodes})
-        return self._name_ids[node.name]
+        return self._id(node.name)
 
     def remove_node(self, node_id: int) -> int:
         """Remove a node from the document and the run; returns its index in the document (-1: none).

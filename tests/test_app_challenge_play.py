@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.screen import TOUCH_TARGET_MM, px_per_mm
 from sim_core.challenge import FAILED, MET
 
 
@@ -49,7 +50,8 @@ def test_the_kiosk_plays_challenges_and_idle_returns_to_the_lessons(qtbot):
     qtbot.addWidget(kiosk)
     kiosk.show()
     try:
-        assert kiosk.challenges_button.height() >= 64
+        # a fingertip (9 mm) at the screen's density, as the kiosk's other buttons
+        assert kiosk.challenges_button.height() >= TOUCH_TARGET_MM * px_per_mm(kiosk.screen()) - 0.5
         qtbot.mouseClick(kiosk.challenges_button, Qt.MouseButton.LeftButton)
         assert kiosk.challenge_page is not None and kiosk.challenge_page.isVisible() and not kiosk.touring
         assert kiosk.challenge_page.geometry() == kiosk.rect() and not kiosk.clock.running
