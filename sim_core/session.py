@@ -378,9 +378,8 @@ class Session:
         A node that is not in the run at this moment (scrubbed back to before it was added, or
         removed by a scripted event) changes in the document only.
         """
-        if node_id not in self._ids:
+        if node_id not in self._ids:  # no view shows it now: nothing to tell them
             self._set_document_node(node.name, node)
-            self.signals.node_changed.emit(node_id)
             return
         running = self.sim.scenario.nodes[self.index_of(node_id)]
         self._set_document_node(running.name, node)
