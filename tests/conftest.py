@@ -55,3 +55,20 @@ def aot_kernel():
         except Exception as exc:  # noqa: BLE001 - distutils raises its own error types
             pytest.skip(f"cannot compile the kernel ahead of time here: {exc}")
     return kernel._load_aot()
+
+
+@pytest.fixture
+def window(qtbot, qt_settings, tmp_path):
+    """The main window on the default scenario, shown; unsaved work is discarded at close."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.window import MainWindow
+    from sim_core.scenario import resolve
+
+    win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
+    (tmp_path / "autosave").mkdir(exist_ok=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.ask_save = lambda: QMessageBox.StandardButton.Discard
+    return win

@@ -5,22 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from app.window import MainWindow
 from sim_core import availability, theory
 from sim_core.scenario import builtin_names, resolve
-
-
-@pytest.fixture
-def window(qtbot, qt_settings, tmp_path):
-    win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
-    (tmp_path / "autosave").mkdir(exist_ok=True)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.ask_save = lambda: QMessageBox.StandardButton.Discard
-    return win
 
 
 def ticks(win: MainWindow, count: int, tick_s: float = 0.05) -> None:

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QMessageBox
 
 from app.window import MainWindow
 from sim_core.engine import DOWN, RESTARTING, UP
-from sim_core.scenario import resolve
-
-
-@pytest.fixture
-def window(qtbot, qt_settings, tmp_path):
-    win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
-    (tmp_path / "autosave").mkdir(exist_ok=True)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.ask_save = lambda: QMessageBox.StandardButton.Discard
-    return win
 
 
 def view_point(win: MainWindow, scene_point: QPointF):

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from app.window import MainWindow
 from sim_core.cli import main
@@ -16,15 +15,9 @@ from sim_core.session import Session
 
 
 @pytest.fixture
-def window(qtbot, qt_settings, tmp_path):
-    win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
-    (tmp_path / "autosave").mkdir(exist_ok=True)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.ask_save = lambda: QMessageBox.StandardButton.Discard
-    win.clock.BUDGET_S = 10.0  # every tick runs its steps, however busy the machine
-    return win
+def window(window):
+    window.clock.BUDGET_S = 10.0  # every tick runs its steps, however busy the machine
+    return window
 
 
 def run_until(win: MainWindow, t: float) -> None:

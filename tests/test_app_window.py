@@ -18,17 +18,6 @@ from sim_core.metrics import CSV_COLUMNS
 from sim_core.scenario import builtin_names, dumps, load, resolve
 
 
-@pytest.fixture
-def window(qtbot, qt_settings, tmp_path):
-    win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
-    (tmp_path / "autosave").mkdir(exist_ok=True)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.ask_save = lambda: QMessageBox.StandardButton.Discard
-    return win
-
-
 def run(win: MainWindow, seconds: float, tick_s: float = 0.05) -> list:
     """Drive the window's clock as its timer would, ``seconds`` of wall time at the current speed."""
     snaps = []
