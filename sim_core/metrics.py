@@ -350,13 +350,16 @@ class History:
         # the earliest boundary inside the window, but never the sample's own end
         j = np.minimum(np.searchsorted(times, t - window_s - 1e-9), np.arange(t.size))
         elapsed = t - times[j]
+        # a whole window of history behind the sample (live steps vary, so ``elapsed`` itself is a
+        # little under window_s nearly always: it cannot be the test)
+        full = t - start >= window_s - 1e-9
         # the count before the first stored sample: 0, unless the ring has wrapped (then unknown)
         baseline = 0.0 if self._count == self._stored else np.nan
         out = {}
         for name in RATE_NAMES:
             counts = np.concatenate(([baseline], self.column(f"{name}_total")))
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[name] = np.where(elapsed >= window_s - 1e-9, (counts[1:] - counts[j]) / elapsed, np.nan)
+                out[name] = np.where(full & (elapsed > 0), (counts[1:] - counts[j]) / elapsed, np.nan)
         self._rates = (window_s, out)
         return out
 

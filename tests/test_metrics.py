@@ -63,3 +63,15 @@ def test_history_limit_hides_later_samples_and_truncate_drops_them():
     history.truncate()
     history.append(sim.step(0.1), [0])
     assert history.size == 42 and np.array_equal(history.column("t")[:41], t[:41])
+
+
+def test_rates_are_shown_after_the_first_second_whatever_the_step_sizes():
+    # the window's steps follow wall time: a second's worth of them rarely ends exactly 1 s back
+    sim = Simulation(resolve("horizontal-7x1"))
+    history = History(capacity=256)
+    k = 0
+    while sim.t < 4.0:
+        history.append(sim.step(0.05 * (1 + 0.37 * (k % 3))), list(range(7)))
+        k += 1
+    t, served = history.column("t"), history.rates()["served"]
+    assert np.isnan(served[t < 1.0 - 1e-9]).all() and np.isfinite(served[t >= 1.0]).all()
