@@ -20,13 +20,14 @@ from pydantic import ValidationError
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.layout import GAP, box_size, spread_if_overlapping
-from sim_core import n_minus_one, theory
+from app.canvas.layout import GAP, box_size, spread_if_overlapping
 from sim_core.challenge import Judge
-from sim_core.engine import Snapshot
+from sim_core.engine.simulation import Snapshot
 from sim_core.metrics import History
 from sim_core.scenario import Balancer, Event, Node, Scenario, ScenarioError, Workload, validate_data
 from sim_core.session import Future, Session
+from sim_core.theory import n_minus_one
+from sim_core.theory import predict as theory
 
 STEP_S = 0.05  # simulated seconds per engine step at normal speeds
 MAX_STEPS_PER_TICK = 4  # above this, steps get longer rather than more numerous
@@ -160,7 +161,7 @@ class SimController(QObject):
         return self.session.changed_fields(node_id)
 
     def node_state(self, node_id: int) -> int:
-        """UP, DOWN or RESTARTING (``sim_core.engine`` codes)."""
+        """UP, DOWN or RESTARTING (``sim_core.engine.simulation`` codes)."""
         return self.session.node_state(node_id)
 
     def node_states(self) -> np.ndarray:
@@ -183,7 +184,7 @@ class SimController(QObject):
         return self.session.sim.seed
 
     def predict(self) -> theory.Prediction:
-        """What queueing theory says about the run now, or why nothing applies (sim_core.theory)."""
+        """What queueing theory says about the run now, or why nothing applies (sim_core.theory.predict)."""
         return theory.predict(self.session.sim)
 
     def fork_run(self):

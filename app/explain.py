@@ -1,10 +1,10 @@
 """The numbers behind the window's explanations: theory, bands, availability and N-1, kept live.
 
 ``Explainer`` listens to a SimController: every engine step feeds the live bands
-(``sim_core.live_bands``) and the measured availability; a change of the cluster, the load or a
+(``sim_core.theory.live_bands``) and the measured availability; a change of the cluster, the load or a
 node's state marks the theory prediction stale (recomputed on the next step, cached otherwise:
 about 2 ms for 200 identical nodes) and restarts the N-1 check when it is on. The N-1 check runs
-on a worker thread on a fork taken on the UI thread (``sim_core.n_minus_one.fork``), so the live
+on a worker thread on a fork taken on the UI thread (``sim_core.theory.n_minus_one.fork``), so the live
 run is never touched from two threads and no frame waits for it. Views read only this object.
 """
 
@@ -18,11 +18,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from sim_core import availability, n_minus_one, theory
-from sim_core.engine import UP
-from sim_core.failures import has_failures
-from sim_core.live_bands import LiveBands, WindowBands
+from sim_core.engine.failures import has_failures
+from sim_core.engine.simulation import UP
 from sim_core.scenario import RampShape, StepShape
+from sim_core.theory import availability, n_minus_one
+from sim_core.theory import predict as theory
+from sim_core.theory.live_bands import LiveBands, WindowBands
 
 _POOL: ProcessPoolExecutor | None = None
 

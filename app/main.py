@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.selftest import install_first_frame_probe
 
         install_first_frame_probe()
-    from app.window import create_app, run_app  # imports Qt only when a window is wanted
+    from app.windows.main_window import create_app, run_app  # imports Qt only when a window is wanted
 
     warm_up_after_first_frame(create_app())
     return run_app(args)
@@ -45,7 +45,7 @@ def warm_up_after_first_frame(app) -> None:
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QWidget
 
-    from sim_core import kernel
+    from sim_core.engine import kernel
 
     kernel.defer_warm_up()
 

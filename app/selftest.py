@@ -102,7 +102,7 @@ def main(args: list[str]) -> int:
         from PySide6 import __version__ as pyside_version
         from PySide6.QtCore import qVersion
 
-        from app.window import create_app  # the whole UI, pyqtgraph included
+        from app.windows.main_window import create_app  # the whole UI, pyqtgraph included
 
         state["app"] = app = create_app()
         return f"PySide6 {pyside_version}, Qt {qVersion()}, platform {app.platformName()}"
@@ -115,7 +115,7 @@ def main(args: list[str]) -> int:
     def main_window() -> str:
         from PySide6.QtCore import QSettings
 
-        from app.window import MainWindow
+        from app.windows.main_window import MainWindow
         from sim_core.scenario import DEFAULT_SCENARIO, resolve
 
         settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
@@ -131,7 +131,7 @@ def main(args: list[str]) -> int:
     checks.run("main window paints", main_window)
 
     def kernel_form() -> str:
-        from sim_core import kernel
+        from sim_core.engine import kernel
 
         t = time.monotonic()
         kernel.warm_up()
@@ -162,7 +162,7 @@ def main(args: list[str]) -> int:
         window.close()
 
     def kiosk() -> str:
-        from app.kiosk import start_kiosk
+        from app.windows.kiosk import start_kiosk
 
         kiosk_window = start_kiosk([])
         try:
@@ -212,7 +212,7 @@ def install_first_frame_probe() -> None:
             finally:
                 self.depth -= 1
                 if self.painted and self.depth == 0:
-                    kernel = sys.modules.get("sim_core.kernel")
+                    kernel = sys.modules.get("sim_core.engine.kernel")
                     print(f"first-frame {time.monotonic():.6f} numba-imported={'numba' in sys.modules} "
                           f"kernel={getattr(kernel, 'kind', None)}", flush=True)
                     os._exit(0)  # the measurement is taken: skip the event loop and the teardown

@@ -8,7 +8,7 @@ exponential 100 ms requests. Printed: simulated requests per wall second of each
 against the goal, and latency mean/p50/p95/p99 of both (SimPy | engine, after a dropped
 warm-up). Then 1,000 nodes x 2 cores at 100,000 requests/s (15 ms requests, 75%) as a multiple
 of real time. Engine timings exclude the kernel's compile or load, which is printed first
-(``SCALELAB_KERNEL=aot|jit|python`` picks the kernel's form, see sim_core/kernel.py).
+(``SCALELAB_KERNEL=aot|jit|python`` picks the kernel's form, see sim_core/engine/kernel.py).
 The engine steps ``dt`` chosen so a step holds about 20,000 arrivals (at least 1 s): it is exact
 for any ``dt`` (tests/test_engine_accuracy.py), and small steps add per-step overhead.
 """
@@ -27,8 +27,8 @@ try:
 except ImportError as exc:  # simpy is a test dependency
     sys.exit(f"benchmarks/engine.py needs SimPy: pip install -e '.[test]' ({exc})")
 
-from sim_core import kernel
-from sim_core.engine import Simulation
+from sim_core.engine import kernel
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import Balancer, Node, Scenario, Workload
 
 POLICIES = ("round_robin", "random", "weighted", "least_connections", "power_of_two")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from sim_core.engine import Simulation
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import Event, Node, Scenario, Workload
 
 

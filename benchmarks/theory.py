@@ -18,9 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim_core import confidence, n_minus_one, theory  # noqa: E402
-from sim_core.engine import Simulation  # noqa: E402
+from sim_core.engine.simulation import Simulation  # noqa: E402
 from sim_core.scenario import Node, resolve  # noqa: E402
+from sim_core.theory import confidence, n_minus_one  # noqa: E402
+from sim_core.theory import predict as theory
 
 FRAME_BUDGET_MS = 16.0
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from PySide6.QtCore import QSettings  # noqa: E402
 from ui import big_scenario, frame, percentile  # noqa: E402
 
-from app.window import MainWindow, create_app  # noqa: E402
+from app.windows.main_window import MainWindow, create_app  # noqa: E402
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.window import MainWindow, create_app  # noqa: E402
+from app.windows.main_window import MainWindow, create_app  # noqa: E402
 from sim_core.scenario import Node, resolve  # noqa: E402
 
 FRAME_S = 1 / 60  # wall seconds per frame, as the 16 ms timer

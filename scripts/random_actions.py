@@ -202,7 +202,7 @@ def run(win, app: QApplication, n_actions: int, seed: int, paint_every: int = 10
 
 
 def make_window(folder: Path):
-    from app.window import MainWindow
+    from app.windows.main_window import MainWindow
     from sim_core.scenario import resolve
 
     win = MainWindow(resolve("horizontal-7x1"), None, QSettings(str(folder / "s.ini"), QSettings.Format.IniFormat),
@@ -216,7 +216,7 @@ def make_window(folder: Path):
 def main() -> int:
     import argparse
 
-    from app.window import create_app
+    from app.windows.main_window import create_app
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=20000)

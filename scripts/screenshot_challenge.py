@@ -16,8 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.challenge_play import ChallengePlay  # noqa: E402
-from app.window import create_app  # noqa: E402
+from app.windows.challenge_play import ChallengePlay  # noqa: E402
+from app.windows.main_window import create_app  # noqa: E402
 
 
 def main() -> int:

@@ -45,9 +45,9 @@ def shoot(width: int, height: int) -> list[Path]:
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QSettings
 
-    from app.compare import CompareWindow
-    from app.kiosk import KioskWindow
-    from app.window import MainWindow, create_app
+    from app.windows.compare import CompareWindow
+    from app.windows.kiosk import KioskWindow
+    from app.windows.main_window import MainWindow, create_app
     from sim_core.scenario import resolve
 
     app = create_app()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_core import stats
+from sim_core.engine import stats
 from sim_core.scenario import Event, Goal, Goals, Scenario
 
 PENDING, MET, FAILED = "pending", "met", "failed"
@@ -78,7 +78,7 @@ class Verdict:
 @dataclass
 class _Span:
     """What happened inside one target's span so far: counts, cost and a histogram of the completed
-    requests' latencies (``sim_core.stats`` bins, so p99 is within 0.4% and memory stays flat)."""
+    requests' latencies (``sim_core.engine.stats`` bins, so p99 is within 0.4% and memory stays flat)."""
 
     seconds: float = 0.0
     served: int = 0
@@ -180,7 +180,7 @@ def all_met(verdicts: list[Verdict]) -> bool:
 
 def make_simulation(scenario: Scenario, seed: int | None = None, **kwargs):
     """The simulation a scenario needs: a ScalingSimulation (it runs the autoscaler, if any)."""
-    from sim_core.scaling import ScalingSimulation
+    from sim_core.engine.scaling import ScalingSimulation
 
     return ScalingSimulation(scenario, seed=seed, **kwargs)
 

@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         goals, rules = original.goals, check_rules(original, scenario)
     trace = None
     if args.trace is not None:
-        from sim_core.trace import load_trace
+        from sim_core.engine.trace import load_trace
 
         trace = load_trace(args.trace)
     if args.csv is not None:
@@ -256,7 +256,7 @@ def _input_files(args: argparse.Namespace) -> list[Path]:
 
 def _overload(sim, summary) -> str:
     """The plain overload warning: arrivals against the capacity of the nodes up at the end."""
-    from sim_core.engine import UP, service_capacity_rps
+    from sim_core.engine.simulation import UP, service_capacity_rps
 
     capacity = service_capacity_rps(sim.params, sim.state.state == UP)
     return overload_line(summary.offered_rps, capacity, sim.state.held_limit, sim.state.shed)
@@ -306,8 +306,9 @@ def _ms(ms: float) -> str:
 def _print_theory(scenario: Scenario, summary, nodes_up: list[int]) -> None:
     """What queueing theory predicts beside the measured figures (a metrics.RunSummary), or why it
     cannot; with random failures, the predicted availability beside the per-second ``nodes_up``."""
-    from sim_core import availability, failures, theory
-
+    from sim_core.engine import failures
+    from sim_core.theory import availability
+    from sim_core.theory import predict as theory
     rejected = summary.rejected / summary.offered if summary.offered else math.nan
     print()
     print("\n".join(theory.compare_lines(theory.predict(scenario), summary.mean_ms / 1000.0,

@@ -16,10 +16,10 @@ from typing import TextIO
 
 import numpy as np
 
-from sim_core.engine import UP, Simulation, Snapshot
-from sim_core.scaling import ScalingSimulation
+from sim_core.engine.scaling import ScalingSimulation
+from sim_core.engine.simulation import UP, Simulation, Snapshot
+from sim_core.engine.trace import Trace
 from sim_core.scenario import Event, Scenario
-from sim_core.trace import Trace
 
 DEFAULT_DT = 0.1  # s: the engine step of headless runs (rows stay one per second)
 CSV_COLUMNS = (

@@ -2,7 +2,7 @@
 
 When arrivals outpace what the nodes can serve and their RAM does not turn the excess away,
 the queue would grow without bound; the simulator then holds at most ``limits.HELD_LIMIT``
-requests and sheds the rest (see ``sim_core.limits``). These helpers word that.
+requests and sheds the rest (see ``sim_core.engine.limits``). These helpers word that.
 """
 
 from __future__ import annotations

@@ -294,7 +294,7 @@ AutoscaleMetric = Literal["utilization", "p95_latency"]
 
 
 class Autoscaler(BaseModel):
-    """A controller that resizes the cluster while it runs (see ``sim_core.autoscale``).
+    """A controller that resizes the cluster while it runs (see ``sim_core.engine.autoscale``).
 
     ``horizontal`` follows the Kubernetes Horizontal Pod Autoscaler: every ``period_s`` seconds
     desired = ceil(current x metric / target), no change while metric / target is within

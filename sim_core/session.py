@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sim_core import metrics
-from sim_core.engine import DOWN, Checkpoint, Snapshot
-from sim_core.scaling import ScalingSimulation
+from sim_core.engine.scaling import ScalingSimulation
+from sim_core.engine.simulation import DOWN, Checkpoint, Snapshot
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events, validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state
@@ -315,7 +315,7 @@ class Session:
         return self.sim.scenario.nodes[self.index_of(node_id)].name in self.sim.draining
 
     def node_state(self, node_id: int) -> int:
-        """UP, DOWN or RESTARTING (``sim_core.engine`` codes)."""
+        """UP, DOWN or RESTARTING (``sim_core.engine.simulation`` codes)."""
         return int(self.sim.node_state[self.index_of(node_id)])
 
     @property

@@ -43,13 +43,13 @@ def aot_kernel():
 
     Skips when numba's pycc or a C compiler is not available (a developer machine without gcc).
     """
-    from sim_core import kernel
+    from sim_core.engine import kernel
 
     try:
         kernel._load_aot()
     except ImportError:
         try:
-            from sim_core.kernel_build import build
+            from sim_core.engine.kernel_build import build
 
             build()
         except Exception as exc:  # noqa: BLE001 - distutils raises its own error types
@@ -62,7 +62,7 @@ def window(qtbot, qt_settings, tmp_path):
     """The main window on the default scenario, shown; unsaved work is discarded at close."""
     from PySide6.QtWidgets import QMessageBox
 
-    from app.window import MainWindow
+    from app.windows.main_window import MainWindow
     from sim_core.scenario import resolve
 
     win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")

@@ -36,10 +36,10 @@ def main() -> int:
     from PySide6.QtCore import QRect, QSettings
     from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QPushButton, QWidget
 
-    from app.compare import CompareWindow
-    from app.kiosk import KioskWindow
     from app.screen import TOUCH_TARGET_MM, px_per_mm
-    from app.window import MainWindow, create_app
+    from app.windows.compare import CompareWindow
+    from app.windows.kiosk import KioskWindow
+    from app.windows.main_window import MainWindow, create_app
     from benchmarks.ui import big_scenario
     from sim_core.scenario import resolve
 

@@ -7,7 +7,7 @@ from sim_core.challenge import FAILED, MET
 
 
 def test_play_a_challenge_to_its_solution_with_the_buttons(qtbot):
-    from app.challenge_play import ChallengePlay, challenge_names
+    from app.windows.challenge_play import ChallengePlay, challenge_names
 
     play = ChallengePlay(touch=True, speed=50.0)
     qtbot.addWidget(play)
@@ -26,7 +26,7 @@ def test_play_a_challenge_to_its_solution_with_the_buttons(qtbot):
 
 
 def test_a_setup_over_budget_cannot_run_and_the_start_fails(qtbot):
-    from app.challenge_play import ChallengePlay
+    from app.windows.challenge_play import ChallengePlay
 
     play = ChallengePlay(touch=False, speed=50.0)
     qtbot.addWidget(play)
@@ -44,7 +44,7 @@ def test_a_setup_over_budget_cannot_run_and_the_start_fails(qtbot):
 def test_the_kiosk_plays_challenges_and_idle_returns_to_the_lessons(qtbot):
     from PySide6.QtCore import Qt
 
-    from app.kiosk import KioskWindow
+    from app.windows.kiosk import KioskWindow
 
     kiosk = KioskWindow()
     qtbot.addWidget(kiosk)

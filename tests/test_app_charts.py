@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.heatstrip import FAILED_RGB, BinnedUtilization, canvas_order, heat_rgb, smoothed
-from app.watch import watched
-from app.window import MainWindow
-from sim_core.engine import DOWN, RESTARTING, UP
+from app.charts.heatstrip import FAILED_RGB, BinnedUtilization, canvas_order, heat_rgb, smoothed
+from app.panels.watch import watched
+from app.windows.main_window import MainWindow
+from sim_core.engine.simulation import DOWN, RESTARTING, UP
 from sim_core.scenario import resolve
 
 
@@ -132,7 +132,7 @@ def test_two_hundred_nodes_route_arrows_around_boxes(qtbot, qt_settings, tmp_pat
 
 
 def test_the_distribution_is_numpys_percentiles_over_the_nodes_that_are_up():
-    from app.heatstrip import distribution
+    from app.charts.heatstrip import distribution
 
     rng = np.random.default_rng(1)
     values, up = rng.random((6, 50)), rng.random((6, 50)) < 0.8

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.compare import LESSONS, CompareWindow, lesson_pair
-from app.layout import boxes_overlap
-from sim_core.engine import DOWN, UP
+from app.canvas.layout import boxes_overlap
+from app.windows.compare import LESSONS, CompareWindow, lesson_pair
+from sim_core.engine.simulation import DOWN, UP
 
 FAULT_TOLERANCE = 3  # index in LESSONS
 

@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from app.window import MainWindow
-from sim_core import availability, theory
+from app.windows.main_window import MainWindow
 from sim_core.scenario import builtin_names, resolve
+from sim_core.theory import availability
+from sim_core.theory import predict as theory
 
 
 def ticks(win: MainWindow, count: int, tick_s: float = 0.05) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sim_core.challenge import FAILED, MET, PENDING, Judge
-from sim_core.scaling import ScalingSimulation
+from sim_core.engine.scaling import ScalingSimulation
 from sim_core.scenario import resolve
 
 
 def test_goals_panel_follows_the_live_verdicts_and_hides_without_goals(qtbot):
-    from app.goals import BADGE, GoalsPanel
+    from app.panels.goals import BADGE, GoalsPanel
 
     panel = GoalsPanel()
     qtbot.addWidget(panel)
@@ -29,7 +29,7 @@ def test_goals_panel_follows_the_live_verdicts_and_hides_without_goals(qtbot):
 
 
 def test_result_card_says_whether_the_challenge_is_met(qtbot):
-    from app.goals import ResultCard
+    from app.panels.goals import ResultCard
 
     card = ResultCard(touch=True)
     qtbot.addWidget(card)
@@ -52,7 +52,7 @@ def test_result_card_says_whether_the_challenge_is_met(qtbot):
 def test_the_dock_follows_a_run_to_its_result_card_and_back_when_scrubbed(qtbot):
     from PySide6.QtWidgets import QMainWindow
 
-    from app.challenge_dock import ChallengeDock
+    from app.panels.challenge_dock import ChallengeDock
     from sim_core.session import Session
 
     host = QMainWindow()

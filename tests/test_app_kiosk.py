@@ -10,13 +10,13 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMenuBar
 
 from app.autosave import Autosaver
-from app.canvas import NodeItem
-from app.compare import LESSONS, lesson_pair
+from app.canvas.view import NodeItem
 from app.controller import SimController
-from app.kiosk import CAPTIONS, UNDO_LIMIT, KioskWindow
 from app.main import main
 from app.screen import TOUCH_TARGET_MM, px_per_mm
-from sim_core.engine import DOWN, UP, Simulation, Snapshot
+from app.windows.compare import LESSONS, lesson_pair
+from app.windows.kiosk import CAPTIONS, UNDO_LIMIT, KioskWindow
+from sim_core.engine.simulation import DOWN, UP, Simulation, Snapshot
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.window import MainWindow
+from app.windows.main_window import MainWindow
 
 
 def run(win: MainWindow, seconds: float, tick_s: float = 0.05) -> None:

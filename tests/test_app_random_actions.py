@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.window import MainWindow
+from app.windows.main_window import MainWindow
 from scripts.random_actions import MAX_FRAME_S, run
 from sim_core.scenario import resolve
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.window import MainWindow
+from app.windows.main_window import MainWindow
 from sim_core.challenge import FAILED, MET, PENDING
 from sim_core.scenario import resolve
 
@@ -58,7 +58,7 @@ def test_the_goals_dock_judges_a_challenge_live_and_shows_the_result(window):
 
 
 def test_the_comparison_shows_the_daily_wave_scaled_up_against_autoscaled(qtbot):
-    from app.compare import LESSONS, SCALING_LESSONS, CompareWindow
+    from app.windows.compare import LESSONS, SCALING_LESSONS, CompareWindow
 
     view = CompareWindow()
     qtbot.addWidget(view)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from app.window import MainWindow
-from sim_core.engine import DOWN, RESTARTING, UP
+from app.windows.main_window import MainWindow
+from sim_core.engine.simulation import DOWN, RESTARTING, UP
 
 
 def view_point(win: MainWindow, scene_point: QPointF):

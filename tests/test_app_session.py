@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from app.window import MainWindow
+from app.windows.main_window import MainWindow
 from sim_core.cli import main
-from sim_core.engine import DOWN, UP
+from sim_core.engine.simulation import DOWN, UP
 from sim_core.scenario import Scenario, load, resolve, save
 from sim_core.session import Session
 

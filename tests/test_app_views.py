@@ -8,8 +8,8 @@ import sys
 import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
-from app.layout import COMPACT_BOX, boxes_overlap, grid_positions
-from app.window import MainWindow
+from app.canvas.layout import COMPACT_BOX, boxes_overlap, grid_positions
+from app.windows.main_window import MainWindow
 from sim_core.scenario import Node, Scenario, resolve
 
 
@@ -60,6 +60,6 @@ def test_the_installed_pyside6_survives_many_signals():
 
 
 def test_new_scenario_is_valid():
-    from app.window import new_scenario
+    from app.windows.main_window import new_scenario
 
     assert isinstance(new_scenario(), Scenario)

@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.whatif import WhatIfDialog, parse_values
-from app.window import MainWindow
+from app.windows.main_window import MainWindow
+from app.windows.whatif import WhatIfDialog, parse_values
 from sim_core.scenario import resolve, validate_data
 from sim_core.sweep.background import BackgroundSweep
 from sim_core.sweep.results import aggregate

@@ -11,9 +11,9 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.autosave import pending
-from app.charts import format_figure
-from app.window import MainWindow, startup_window
-from sim_core.engine import DOWN, RESTARTING, UP
+from app.charts.live import format_figure
+from app.windows.main_window import MainWindow, startup_window
+from sim_core.engine.simulation import DOWN, RESTARTING, UP
 from sim_core.metrics import CSV_COLUMNS
 from sim_core.scenario import builtin_names, dumps, load, resolve
 

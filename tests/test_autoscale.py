@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim_core.autoscale import HpaMemory, Observation, hpa_decide
-from sim_core.engine import DOWN, LOST, RESTARTING, SERVED, UP
-from sim_core.scaling import ScalingSimulation
+from sim_core.engine.autoscale import HpaMemory, Observation, hpa_decide
+from sim_core.engine.scaling import ScalingSimulation
+from sim_core.engine.simulation import DOWN, LOST, RESTARTING, SERVED, UP
 from sim_core.scenario import POLICIES, Autoscaler, validate_data
 
 
@@ -293,8 +293,8 @@ def test_conservation_and_bounds_hold_whatever_the_autoscaler_does(kind, policy,
 
 
 def test_a_trace_pinned_to_nodes_is_refused_with_a_horizontal_autoscaler(tmp_path):
+    from sim_core.engine.trace import load_trace
     from sim_core.scenario import ScenarioError
-    from sim_core.trace import load_trace
 
     path = tmp_path / "t.csv"
     path.write_text("arrival_s,cpu_s,node\n0.1,0.05,0\n0.2,0.05,1\n", encoding="utf-8")

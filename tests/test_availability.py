@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from sim_core import availability, confidence, failures
-from sim_core.engine import UP, Simulation
+from sim_core.engine import failures
+from sim_core.engine.simulation import UP, Simulation
 from sim_core.scenario import ScenarioError, resolve, validate_data
+from sim_core.theory import availability, confidence
 
 
 def test_node_and_cluster_formulas():

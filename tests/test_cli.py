@@ -169,7 +169,7 @@ def test_csv_replaces_an_old_file_atomically(capsys, tmp_path):
 
 def test_an_interrupted_run_keeps_the_rows_so_far_and_leaves_no_temporary_file(capsys, tmp_path, monkeypatch):
     """Ctrl-C in a long run: the seconds already simulated are kept in the CSV (issue 10)."""
-    from sim_core.engine import Simulation
+    from sim_core.engine.simulation import Simulation
 
     out_csv = tmp_path / "series.csv"
     out_csv.write_text("old contents\n", encoding="utf-8")

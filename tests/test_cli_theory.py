@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from sim_core import theory
 from sim_core.cli import main
 from sim_core.scenario import resolve
+from sim_core.theory import predict as theory
 
 
 def run(capsys, *argv: str) -> str:

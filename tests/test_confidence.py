@@ -1,13 +1,14 @@
-"""Batch-means confidence intervals and the MSER-5 warm-up cut (sim_core.confidence)."""
+"""Batch-means confidence intervals and the MSER-5 warm-up cut (sim_core.theory.confidence)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim_core import confidence, theory
-from sim_core.engine import Simulation
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import Node, Scenario, Workload
+from sim_core.theory import confidence
+from sim_core.theory import predict as theory
 
 
 @pytest.mark.parametrize(("df", "expected"), [(1, 12.706), (2, 4.303), (5, 2.571), (19, 2.093), (1000, 1.962)])

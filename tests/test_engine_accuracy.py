@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import reference_des
 
-from sim_core import theory
-from sim_core.engine import DOWN, LOST, SERVED, Simulation
+from sim_core.engine.simulation import DOWN, LOST, SERVED, Simulation
+from sim_core.engine.trace import Trace
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload
-from sim_core.trace import Trace
+from sim_core.theory import predict as theory
 
 MU = 1000.0  # service rate of one core (requests/s) in the statistical tests
 BIG_RAM_GB = 4096.0  # with memory_mb=0.001 a node holds billions of requests: capacity never binds

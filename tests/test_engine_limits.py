@@ -7,7 +7,8 @@ import io
 import numpy as np
 import pytest
 
-from sim_core.engine import (
+from sim_core.engine.limits import MAX_HELD, MIN_HELD, held_limit
+from sim_core.engine.simulation import (
     IN_SYSTEM,
     REJECTED,
     SERVED,
@@ -16,7 +17,6 @@ from sim_core.engine import (
     params_with_nodes,
     service_capacity_rps,
 )
-from sim_core.limits import MAX_HELD, MIN_HELD, held_limit
 from sim_core.progress import RunProgress
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload
 

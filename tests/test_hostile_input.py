@@ -284,7 +284,7 @@ def test_stale_temporary_files_of_a_killed_save_go_on_the_next_save(tmp_path):
 
 
 def test_the_window_saves_as_the_cli_does_through_links_keeping_modes_refusing_devices(qtbot, qt_settings, tmp_path):
-    from app.window import MainWindow
+    from app.windows.main_window import MainWindow
 
     win = MainWindow(load(builtin_path("vertical-1cpu")), None, qt_settings, tmp_path / "autosave")
     qtbot.addWidget(win)

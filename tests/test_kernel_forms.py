@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim_core import kernel
-from sim_core.engine import Simulation
+from sim_core.engine import kernel
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ try:
 except RuntimeError as exc:
     print("plain cache=True failed:", exc)
 import probed
-from sim_core import kernel
+from sim_core.engine import kernel
 twice, where = kernel._njit(probed.twice)
 assert twice(21) == 42
 print("cache:", where)

@@ -29,7 +29,7 @@ def test_the_contracts_fail_when_sim_core_imports_qt_or_the_engine_imports_the_s
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "sim_core" / "bad.py").write_text("from PySide6 import QtCore\n")
-    engine = tmp_path / "sim_core" / "engine.py"
+    engine = tmp_path / "sim_core" / "engine" / "simulation.py"
     engine.write_text(engine.read_text() + "\nfrom sim_core import session  # noqa\n")
     result = lint_imports(tmp_path)
     assert result.returncode != 0
@@ -39,7 +39,8 @@ def test_the_contracts_fail_when_sim_core_imports_qt_or_the_engine_imports_the_s
 
 def test_importing_the_engine_and_cli_loads_no_qt():
     # the contracts check import statements; this checks what a headless run really loads
-    code = ("import sys, sim_core.engine, sim_core.cli, sim_core.scenario, sim_core.session, sim_core.sweep.command, "
+    code = ("import sys, sim_core.engine.simulation, sim_core.cli, sim_core.scenario, sim_core.session, "
+            "sim_core.sweep.command, "
             "sim_core.sweep.runner, sim_core.sweep.plot, sim_core.sweep.results, sim_core.sweep.background; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

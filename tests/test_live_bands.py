@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from sim_core import theory
-from sim_core.engine import Simulation
-from sim_core.live_bands import LiveBands
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import Node, Scenario, Workload
+from sim_core.theory import predict as theory
+from sim_core.theory.live_bands import LiveBands
 
 
 def mm1(lam: float, mu: float = 1000.0) -> Scenario:

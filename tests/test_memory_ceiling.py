@@ -46,7 +46,7 @@ WINDOW_RUN = PEAK + """
 import json, os, sys, tempfile
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtCore import QSettings
-from app.window import MainWindow, create_app
+from app.windows.main_window import MainWindow, create_app
 from sim_core.scenario import load
 
 app = create_app()

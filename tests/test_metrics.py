@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_core.engine import Simulation
+from sim_core.engine.simulation import Simulation
 from sim_core.metrics import History
 from sim_core.scenario import resolve
 

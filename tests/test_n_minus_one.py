@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from sim_core import n_minus_one
-from sim_core.engine import Simulation
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import Node, resolve
+from sim_core.theory import n_minus_one
 
 
 def at_rate(name: str, rate: float):

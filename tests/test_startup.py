@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QMainWindow
 
 from app.main import warm_up_after_first_frame
-from sim_core import kernel
-from sim_core.engine import Simulation
+from sim_core.engine import kernel
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import resolve
 
 

@@ -167,7 +167,7 @@ def test_a_run_row_has_the_engine_figures_of_its_seed(small_run):
     spec, base, run = small_run
     assert [(r["point"], r["replication"]) for r in run.rows] == [(i, r) for i in range(6) for r in range(2)]
     task = tasks_for(spec, base, grid_points(spec, base))[7]
-    from sim_core.engine import Simulation
+    from sim_core.engine.simulation import Simulation
 
     sim = Simulation(task.scenario, seed=task.seed)
     snap = list(sim.run(spec.seconds, dt=0.25))[-1]  # another step size: the same requests

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import reference_des
 
-from sim_core import theory
+from sim_core.theory import predict as theory
 
 
 def test_mm1_matches_the_known_numbers():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim_core import theory
+from sim_core.theory import predict as theory
 
 
 def test_erlang_b_published_value():

@@ -1,7 +1,7 @@
 """theory.predict against the engine (built-in scenarios and each routing case) and its reasons.
 
 Tolerances come from each run's own spread: 20 consecutive batches of the run give a 99.9%
-batch-means interval (sim_core.confidence) that the prediction must fall in.
+batch-means interval (sim_core.theory.confidence) that the prediction must fall in.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sim_core import confidence, theory
-from sim_core.engine import Simulation
+from sim_core.engine.simulation import Simulation
 from sim_core.scenario import (
     Balancer,
     ConstantShape,
@@ -24,6 +23,8 @@ from sim_core.scenario import (
     Workload,
     resolve,
 )
+from sim_core.theory import confidence
+from sim_core.theory import predict as theory
 
 LEVEL = 0.999
 
@@ -201,7 +202,7 @@ def test_an_autoscaled_scenario_has_no_single_prediction_but_its_running_cluster
     sc = resolve("wave-autoscaled")
     sc = sc.model_copy(update={"workload": sc.workload.model_copy(update={"shape": ConstantShape()})})
     assert "autoscaler" in theory.predict(sc).reason
-    from sim_core.scaling import ScalingSimulation
+    from sim_core.engine.scaling import ScalingSimulation
 
     sim = ScalingSimulation(sc, seed=1)
     sim.step(1.0)

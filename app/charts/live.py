@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from app.charts.heatstrip import DISTRIBUTION_FROM, STATS, UtilizationStrip
 from app.controller import SimController
-from app.heatstrip import DISTRIBUTION_FROM, STATS, UtilizationStrip
 from sim_core.metrics import RATE_NAMES, History, count_up
 
 WINDOW_S = 60.0  # simulated seconds shown
@@ -35,7 +35,7 @@ def marker_label(event) -> str:
     return f"{MARKER_SIGNS[event.action]} {event.target}"
 
 
-CURVES_UP_TO = 4  # more nodes than this: a heat strip (app.heatstrip) instead of one curve per node
+CURVES_UP_TO = 4  # more nodes than this: a heat strip (app.charts.heatstrip) instead of one curve per node
 COLOURS = {
     "offered": "#7f8c99", "served": "#2e9d4f", "rejected": "#ef8a17", "lost": "#d32f2f",
     "p50": "#1e88e5", "p95": "#8e24aa", "p99": "#d81b60",

@@ -1,7 +1,7 @@
 """Availability in nines: per node from MTBF/MTTR, for the cluster from k-of-N, and the blast
 radius of one failure. Pure functions; times in seconds, rates in requests/s.
 
-A node with random failures (sim_core.failures) cycles: up for Exp(MTBF), down for Exp(MTTR),
+A node with random failures (sim_core.engine.failures) cycles: up for Exp(MTBF), down for Exp(MTTR),
 then boots for its restart_s. Its share of time up is MTBF / (MTBF + MTTR + restart_s) (renewal
 reward theorem). Nodes fail independently, so the number up is a sum of independent Bernoulli
 variables; the cluster is available while the nodes up can serve the offered load, i.e. their
@@ -114,8 +114,8 @@ class AvailabilityReport:
 
 def predict_availability(scenario: Scenario, rate_rps: float | None = None) -> AvailabilityReport:
     """Availability of ``scenario``'s nodes at ``rate_rps`` (default its workload rate)."""
-    from sim_core import theory
-    from sim_core.engine import params_from_scenario
+    from sim_core.engine.simulation import params_from_scenario
+    from sim_core.theory import predict as theory
 
     params = params_from_scenario(scenario)
     load = scenario.workload.rate if rate_rps is None else rate_rps

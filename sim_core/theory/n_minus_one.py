@@ -122,7 +122,7 @@ def warm_up_worker() -> None:
     and load the compiled kernel once."""
     import os
 
-    from sim_core import kernel
+    from sim_core.engine import kernel
 
     if hasattr(os, "nice"):
         os.nice(10)

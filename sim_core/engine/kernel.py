@@ -1,11 +1,11 @@
 """The per-request kernel (``serve``, ``settle``), loaded on first use from the fastest working form.
 
-The loops themselves are in ``sim_core.kernel_loops`` (read its docstring for the model). This
+The loops themselves are in ``sim_core.engine.kernel_loops`` (read its docstring for the model). This
 module picks how they run, the first time ``warm_up()``, ``kernel.serve`` or ``kernel.settle`` is
 used (so importing the engine costs no compiler, and the window can paint before any of it loads):
 
-1. ``aot``: the library compiled ahead of time by ``python -m sim_core.kernel_build`` (numba's
-   ``pycc``), ``sim_core/_kernel_aot*.so``/``.pyd``. Needs neither numba nor a cache at run time,
+1. ``aot``: the library compiled ahead of time by ``python -m sim_core.engine.kernel_build`` (numba's
+   ``pycc``), ``sim_core/engine/_kernel_aot*.so``/``.pyd``. Needs neither numba nor a cache at run time,
    loads in milliseconds, and gives bit-identical results at the same speed. Skipped when it was
    built from another version of ``kernel_loops.py`` (checked by a digest of that file, when the
    file exists: a frozen app carries only the library it was built with).
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_core.kernel_loops import (  # noqa: F401 - re-exported: the engine reads the codes from here
+from sim_core.engine.kernel_loops import (  # noqa: F401 - re-exported: the engine reads the codes from here
     ACCEPTED,
     LEAST_CONNECTIONS,
     LOST_DOWN,
@@ -44,7 +44,7 @@ from sim_core.kernel_loops import (  # noqa: F401 - re-exported: the engine read
 
 KINDS = ("aot", "jit", "python")
 DESCRIPTIONS = {"aot": "compiled ahead of time", "jit": "numba JIT", "python": "pure Python"}
-AOT_MODULE = "_kernel_aot"  # sim_core._kernel_aot, written by sim_core.kernel_build
+AOT_MODULE = "_kernel_aot"  # sim_core.engine._kernel_aot, written by sim_core.engine.kernel_build
 SOURCE = Path(__file__).with_name("kernel_loops.py")
 
 kind: str | None = None  # the form in use, once loaded
@@ -62,10 +62,10 @@ def _load_aot() -> dict[str, Callable]:
     """The ahead-of-time library's entry points; ImportError if missing or built from other source."""
     import importlib
 
-    module = importlib.import_module(f"sim_core.{AOT_MODULE}")
+    module = importlib.import_module(f"sim_core.engine.{AOT_MODULE}")
     if SOURCE.exists() and module.source_digest() != source_digest(SOURCE.read_bytes()):
         raise ImportError(f"{Path(module.__file__).name} was built from an older kernel_loops.py "
-                          "(rebuild: python -m sim_core.kernel_build)")
+                          "(rebuild: python -m sim_core.engine.kernel_build)")
     return {"serve": module.serve, "settle": module.settle}
 
 
@@ -114,7 +114,7 @@ def jit_namespace(cache: bool = True) -> tuple[dict[str, object], str]:
     """
     import numba
 
-    from sim_core import kernel_loops
+    from sim_core.engine import kernel_loops
 
     namespace = dict(vars(kernel_loops))
     where = "no cache"
@@ -136,7 +136,7 @@ def _load_jit() -> dict[str, Callable]:
 
 
 def _load_python() -> dict[str, Callable]:
-    from sim_core import kernel_loops
+    from sim_core.engine import kernel_loops
 
     return {"serve": kernel_loops.serve, "settle": kernel_loops.settle}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from sim_core.limits import HELD_LIMIT
+from sim_core.engine.limits import HELD_LIMIT
 from sim_core.overload import banner_text
 
 CLEAR_AFTER_S = 5.0  # simulated seconds without overload before the banner goes

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import SimController
-from app.failure_editor import FailureEditor
-from sim_core.engine import DOWN, STATE_NAMES
+from app.panels.failure_editor import FailureEditor
+from sim_core.engine.simulation import DOWN, STATE_NAMES
 from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioError, Workload, field_range
 
 SLIDER_STEPS = 1000

@@ -19,8 +19,8 @@ For least-connections a min segment tree over the routable nodes' counts finds t
 loaded node at or after the round-robin pointer in O(log n), instead of scanning all nodes.
 
 This module is the kernel's source, plain Python that imports neither numba nor anything slow.
-``sim_core.kernel`` chooses how it runs: the library compiled ahead of time from this file
-(``sim_core.kernel_build``), numba's JIT, or these very functions. Keep it to what numba's
+``sim_core.engine.kernel`` chooses how it runs: the library compiled ahead of time from this file
+(``sim_core.engine.kernel_build``), numba's JIT, or these very functions. Keep it to what numba's
 nopython mode and ``numba.pycc`` accept (numpy arrays and scalars, no Python objects).
 """
 
@@ -33,14 +33,14 @@ ACCEPTED = 0  # queued or in service; departs at out_dep unless its node fails f
 REJECTED_FULL = 1  # node at its RAM capacity (HTTP 503)
 REJECTED_STORAGE = 2  # node's storage full: the write is refused
 LOST_DOWN = 3  # sent to a node that is down but not yet detected by the balancer
-SHED = 4  # the simulator already holds its limit of requests (see sim_core.limits): turned away, a 503
+SHED = 4  # the simulator already holds its limit of requests (see sim_core.engine.limits): turned away, a 503
 
 PRE_ROUTED = 0  # choice1 holds the node (random, round_robin, weighted)
 LEAST_CONNECTIONS = 1  # the routable node with the fewest requests in it, ties broken round-robin
 POWER_OF_TWO = 2  # the less loaded of choice1 and choice2
 
 # The functions to compile, callees first: numba resolves a callee (a module global) when it
-# compiles the caller, so ``sim_core.kernel`` rebinds these names to their compiled versions in order.
+# compiles the caller, so ``sim_core.engine.kernel`` rebinds these names to their compiled versions in order.
 COMPILE_ORDER = ("_tree_set", "_tree_first", "serve", "settle")
 ENTRY_POINTS = ("serve", "settle")
 

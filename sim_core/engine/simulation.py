@@ -7,7 +7,7 @@ Design (functional core, thin facade):
 - ``advance(state, params, streams, t_stop, acc)`` moves time forward, splitting at the
   instants where a node comes up or the balancer changes its view; between those instants
   arrivals are drawn with numpy, routed (vectorized where the policy does not read live
-  state) and served by the exact compiled kernel in ``sim_core.kernel``.
+  state) and served by the exact compiled kernel in ``sim_core.engine.kernel``.
 - ``finish_step(state, params, acc)`` turns what happened since the last step into a Snapshot.
 - ``Simulation`` wraps them for the CLI and the window: scenario events, edits, a seed.
 
@@ -23,7 +23,7 @@ Semantics, all times in seconds:
 - Randomness comes from generators spawned from one seed (arrivals, CPU work, routing), so two
   clusters given the same seed see exactly the same traffic, whatever the step size. Nodes with
   ``mtbf_s``/``mttr_s`` fail and recover at times drawn from their own child of the seed
-  (``sim_core.failures``), applied like timeline events but not part of the timeline.
+  (``sim_core.engine.failures``), applied like timeline events but not part of the timeline.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim_core import kernel, limits
-from sim_core.failures import failure_events, has_failures
+from sim_core.engine import kernel, limits
+from sim_core.engine.failures import failure_events, has_failures
+from sim_core.engine.stats import CountWindow, LatencyWindow
+from sim_core.engine.trace import Trace
+from sim_core.engine.workload import PoissonArrivals, draw_work
 from sim_core.scenario import MAX_NODES, Balancer, Event, Node, Scenario, ScenarioError, Workload
-from sim_core.stats import CountWindow, LatencyWindow
-from sim_core.trace import Trace
-from sim_core.workload import PoissonArrivals, draw_work
 
 UP, DOWN, RESTARTING = 0, 1, 2
 STATE_NAMES = ("up", "down", "restarting")
@@ -236,7 +236,7 @@ class EngineState:
     rejected: int = 0
     lost: int = 0
     shed: int = 0  # of the rejected, those turned away because the simulator held held_limit requests
-    held_limit: int = limits.HELD_LIMIT  # most requests held in the cluster at once (see sim_core.limits)
+    held_limit: int = limits.HELD_LIMIT  # most requests held in the cluster at once (see sim_core.engine.limits)
     next_rid: int = 0
     trace_pos: int = 0
     cost_total: float = 0.0
@@ -367,7 +367,7 @@ class Snapshot:
     node_offered: np.ndarray
     node_served: np.ndarray
     latencies: np.ndarray
-    shed: float = 0.0  # req/s of the rejected turned away by the simulator's own limit (sim_core.limits)
+    shed: float = 0.0  # req/s of the rejected turned away by the simulator's own limit (sim_core.engine.limits)
     shed_total: int = 0
     capacity_rps: float = np.nan  # req/s the nodes up can serve at the workload's mean CPU time
 
@@ -782,7 +782,7 @@ class Simulation:
 
     @property
     def _random_failures(self) -> bool:
-        """Whether a node fails at random (its mtbf_s/mttr_s; see sim_core.failures)."""
+        """Whether a node fails at random (its mtbf_s/mttr_s; see sim_core.engine.failures)."""
         return has_failures(self._scenario)
 
     @property
@@ -905,7 +905,7 @@ class Simulation:
             self.skipped.append(event)
 
     def _apply_failure(self, event: Event) -> None:
-        """A random fail or recover (sim_core.failures); skipped if an event removed the node meanwhile."""
+        """A random fail or recover (sim_core.engine.failures); skipped if an event removed the node meanwhile."""
         if any(node.name == event.node for node in self._scenario.nodes):
             self._apply_event(event)
 

@@ -20,7 +20,7 @@ How routing maps onto queues (see ../shared engine notes in the README):
 - ``least_connections``: identical nodes: the pooled M/M/(sum of cores) is a lower bound
   (one shared queue is the best any router can do). Heterogeneous nodes: no result.
 One node gets the whole Poisson stream whatever the policy. The closed forms themselves live in
-``sim_core.queueing`` (re-exported here) and ``sim_core.node_models``.
+``sim_core.theory.queueing`` (re-exported here) and ``sim_core.theory.node_models``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_core import queueing
-from sim_core.failures import has_failures
-from sim_core.node_models import (
+from sim_core.engine.failures import has_failures
+from sim_core.scenario import RampShape, Scenario, StepShape, WaveShape
+from sim_core.theory import queueing
+from sim_core.theory.node_models import (
     EXACT,
     LOWER,
     MEAN_FIELD,
@@ -43,8 +44,7 @@ from sim_core.node_models import (
     node_queue,
     service_cv,
 )
-from sim_core.queueing import *  # noqa: F403  (the closed forms: theory.erlang_c, theory.mmck_blocking, ...)
-from sim_core.scenario import RampShape, Scenario, StepShape, WaveShape
+from sim_core.theory.queueing import *  # noqa: F403  (the closed forms: theory.erlang_c, theory.mmck_blocking, ...)
 
 QUANTILES = (0.50, 0.95, 0.99)
 SETTLE_WINDOWS = 1.0  # after a rate change, wait this many 10 s windows plus the relaxation time
@@ -114,7 +114,7 @@ def predict(source, t: float | None = None) -> Prediction:
     """The prediction for a Scenario or a running Simulation (duck-typed: ``params``, ``state``,
     ``scenario``, ``t``). ``t`` (s): the moment to predict for (a Simulation's own time by
     default; for a Scenario, None means the whole run)."""
-    from sim_core.engine import DOWN, UP, params_from_scenario
+    from sim_core.engine.simulation import DOWN, UP, params_from_scenario
 
     if isinstance(source, Scenario):
         scenario, params = source, params_from_scenario(source)
@@ -174,7 +174,7 @@ def _steady_rate(scenario: Scenario, t: float | None) -> tuple[float, str]:
 
 
 def _settle_s() -> float:
-    from sim_core.engine import WINDOW_S
+    from sim_core.engine.simulation import WINDOW_S
 
     return SETTLE_WINDOWS * WINDOW_S
 

@@ -1,15 +1,15 @@
-"""Compile the kernel ahead of time: ``python -m sim_core.kernel_build`` writes ``sim_core/_kernel_aot*.so``.
+"""Compile the kernel ahead of time: ``python -m sim_core.engine.kernel_build`` writes ``_kernel_aot*.so`` beside it.
 
 Uses numba's ``pycc`` and a C compiler (gcc/clang, or MSVC on Windows), about 15 s. The result
 needs only libc, libm and numpy at run time: no numba, no llvmlite, no compiler cache, so the
 packaged app ships without them (half the size) and starts without compiling. Run by the
 PyInstaller spec (``scalelab.spec``) before it collects the app; optional for a source install,
-where the JIT (with its cache) is the fallback. ``sim_core.kernel`` checks the digest baked in
+where the JIT (with its cache) is the fallback. ``sim_core.engine.kernel`` checks the digest baked in
 here against ``kernel_loops.py`` and ignores a library built from another version of it.
 
 ``numba.pycc`` is pending deprecation ("replacement technology is being developed"; still in
 numba 0.68). When it is removed, this module is what changes: build with numba's successor AOT
-compiler if it exists by then, or else bundle numba + llvmlite and let ``sim_core.kernel`` JIT
+compiler if it exists by then, or else bundle numba + llvmlite and let ``sim_core.engine.kernel`` JIT
 with its cache (the fallback chain already does this; a frozen app then needs its cache keyed on
 the build, because numba ignores ``NUMBA_CACHE_DIR`` for a module that is not on disk). Until
 then, pin ``numba<0.69`` in the build environment if a release drops it.
@@ -26,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from sim_core import kernel
+from sim_core.engine import kernel
 
 F, I = "float64[:]", "int64[:]"  # noqa: E741 - one letter keeps the signatures readable
 SIGNATURES = {
@@ -47,7 +47,7 @@ SIGNATURES = {
 
 
 def build(output_dir: Path | None = None, verbose: bool = False) -> Path:
-    """Compile ``serve`` and ``settle`` into ``sim_core/_kernel_aot<suffix>``; returns the file's path."""
+    """Compile ``serve`` and ``settle`` into ``sim_core/engine/_kernel_aot<suffix>``; returns the file's path."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pycc's pending-deprecation notice: answered in the docstring
         from numba.pycc import CC
@@ -66,7 +66,7 @@ def build(output_dir: Path | None = None, verbose: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim_core.kernel_build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sim_core.engine.kernel_build", description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, help="where to write the library (default: beside the sources)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)

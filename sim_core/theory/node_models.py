@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sim_core import queueing as q
+from sim_core.theory import queueing as q
 
 NEGLIGIBLE = 1e-4  # a RAM cap that rejects less than this share of arrivals is treated as absent
 EXACT, UPPER, LOWER, MEAN_FIELD = "exact", "upper bound", "lower bound", "mean-field (N -> inf)"

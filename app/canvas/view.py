@@ -25,8 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.controller import SimController
-from app.layout import (
+from app.canvas.layout import (
     COMPACT_FROM,
     FULL_WHEN_ARRANGED,
     HUB_BOX,
@@ -39,7 +38,8 @@ from app.layout import (
     route_lengths,
     straight_routes,
 )
-from sim_core.engine import DOWN, RESTARTING, UP
+from app.controller import SimController
+from sim_core.engine.simulation import DOWN, RESTARTING, UP
 from sim_core.scenario import Node
 
 BACKGROUND = QColor("#f4f6f8")

@@ -1,11 +1,11 @@
 """Kiosk mode for an unattended exhibit: ``scalelab --kiosk [--idle-seconds S]``.
 
-The comparison lessons (``app.compare.LESSONS``: one vertical and one horizontal cluster under
+The comparison lessons (``app.windows.compare.LESSONS``: one vertical and one horizontal cluster under
 the same traffic) play fullscreen in a loop, each for its scenario's ``duration_s`` of simulated
 time, under a large title and a caption of what to look at. Visitors tap a big lesson button
 or a server (which fails or recovers it); the tour then waits, and resumes from the first
 lesson after ``idle_s`` wall seconds without a touch, a click or a key. The Challenges button covers
-the lessons with ``app.challenge_play`` (large buttons, goals live, a result card) until the
+the lessons with ``app.windows.challenge_play`` (large buttons, goals live, a result card) until the
 visitor goes back or the tour resumes.
 
 There are no menus, files, dialogs, autosave or settings, and a close request from a visitor
@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.challenge_play import ChallengePlay
-from app.compare import LESSONS, CompareCharts, Comparison
 from app.screen import KioskType, kiosk_type, px_per_mm
+from app.windows.challenge_play import ChallengePlay
+from app.windows.compare import LESSONS, CompareCharts, Comparison
 
 EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
 IDLE_S = 120.0  # wall seconds without input before the tour resumes

@@ -1,4 +1,4 @@
-"""Closed-form queueing results: the formulas ``sim_core.theory`` maps a cluster onto.
+"""Closed-form queueing results: the formulas ``sim_core.theory.predict`` maps a cluster onto.
 
 Rates are in requests per second, times in seconds. ``lam`` is the arrival rate, ``mu`` the
 service rate of one core, ``c`` the number of cores sharing one FIFO queue, ``k`` the most

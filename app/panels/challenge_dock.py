@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QWidget
 
-from app.goals import GoalsPanel, ResultCard
+from app.panels.goals import GoalsPanel, ResultCard
 from sim_core.challenge import Judge, Verdict, finish
 from sim_core.scenario import Scenario
 

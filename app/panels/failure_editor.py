@@ -14,7 +14,7 @@ class FailureEditor(QWidget):
     """Edits ``mtbf_s``/``mttr_s`` of the inspector's node through the controller (undoable)."""
 
     def __init__(self, inspector, parent: QWidget | None = None):
-        from app.inspector import make_spin
+        from app.panels.inspector import make_spin
 
         super().__init__(parent)
         self.inspector = inspector

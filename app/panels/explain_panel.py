@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.explain import Explainer
-from sim_core.availability import format_duration
+from sim_core.theory.availability import format_duration
 
 
 def ms(seconds: float) -> str:

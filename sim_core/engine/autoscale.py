@@ -2,7 +2,7 @@
 
 Nothing here touches the engine: a decision takes what was measured over the last
 evaluation period (an ``Observation``) and the controller's memory, and returns the new
-memory and a ``Decision`` (the desired node count and a reason). ``sim_core.scaling``
+memory and a ``Decision`` (the desired node count and a reason). ``sim_core.engine.scaling``
 measures, calls these every ``period_s`` seconds and carries the decisions out.
 
 Horizontal rule (``hpa_decide``), following the Kubernetes Horizontal Pod Autoscaler:

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGraphicsView, QLabel, QMainWindow
 
 from app.explain import Explainer
-from app.explain_panel import ExplainPanel, ms
+from app.panels.explain_panel import ExplainPanel, ms
 
 THEORY_PEN = {"mean": ("#1d2733", Qt.PenStyle.DashLine), "p99": ("#d81b60", Qt.PenStyle.DashLine)}
 BAND_BRUSH = {"p99": (216, 27, 96, 45), "availability": (46, 157, 79, 45)}

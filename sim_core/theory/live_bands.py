@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_core.confidence import mser_truncation_of_sums, t_quantile
+from sim_core.theory.confidence import mser_truncation_of_sums, t_quantile
 
 LEVEL = 0.95
 MAX_WARMUP_STEPS = 200_000  # per-step means kept for MSER (about 5.5 h at 0.1 s steps)

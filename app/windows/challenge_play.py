@@ -17,9 +17,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.controller import SimController
-from app.goals import GoalsPanel, ResultCard
+from app.panels.goals import GoalsPanel, ResultCard
 from sim_core.challenge import Verdict, check_rules, finish, max_cost_per_hour
-from sim_core.engine import DOWN, RESTARTING
+from sim_core.engine.simulation import DOWN, RESTARTING
 from sim_core.scenario import POLICIES, SLIDE_LADDER, Autoscaler, Node, Scenario, builtin_names, resolve
 
 HEALTH_CHECKS_S = (3.0, 2.0, 1.0, 0.5)

@@ -3,7 +3,7 @@
 ``ScalingSimulation`` is a ``Simulation`` (same ``step``/``step_to``/``act``/checkpoints) that,
 at the start of each step, removes the draining nodes that hold no request any more and, once
 ``autoscaler.period_s`` seconds have passed since its last evaluation, measures that period and
-carries out the decision of ``sim_core.autoscale``: adding copies of the template (they boot for
+carries out the decision of ``sim_core.engine.autoscale``: adding copies of the template (they boot for
 ``restart_s``, then pass a health check before they get traffic), draining nodes to remove them,
 or resizing a node to the next ladder rung (a restart). Each decision that changes something is
 kept in ``decisions`` (a ``ScaleRecord``: time, reason, actions) and as timeline Events with
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from sim_core.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
 from sim_core.challenge import Judge
-from sim_core.engine import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
+from sim_core.engine.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
+from sim_core.engine.simulation import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
 from sim_core.scenario import Event, Node, Scenario, ScenarioError
 
 MAX_NAME = 40  # Node.name's limit

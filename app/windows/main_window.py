@@ -29,16 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.autosave import Autosaver, pending
-from app.canvas import ClusterScene, ClusterView
-from app.challenge_dock import ChallengeDock
-from app.charts import ChartPanel, Readout
+from app.canvas.view import ClusterScene, ClusterView
+from app.charts.live import ChartPanel, Readout
+from app.charts.scrubber import Scrubber
+from app.charts.theory_overlay import Explanations
 from app.controller import SPEEDS, SimClock, SimController
-from app.inspector import Inspector
-from app.overload_banner import OverloadBanner
+from app.panels.challenge_dock import ChallengeDock
+from app.panels.inspector import Inspector
+from app.panels.overload_banner import OverloadBanner
+from app.panels.watch import WatchPanel
 from app.screen import keep_on_screen, place
-from app.scrubber import Scrubber
-from app.theory_overlay import Explanations
-from app.watch import WatchPanel
 from sim_core.safe_io import atomic_writer, shown
 from sim_core.scenario import (
     DEFAULT_SCENARIO,
@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.compare_window = None
         self.whatif_dialog = None
         self._build_layout()
-        self.explain = Explanations(self)  # theory, bands, availability and N-1 (app/theory_overlay.py)
+        self.explain = Explanations(self)  # theory, bands, availability and N-1 (app/charts/theory_overlay.py)
         self._build_actions()
         self._connect()
         self._update_title()
@@ -489,7 +489,7 @@ class MainWindow(QMainWindow):
 
     # comparison ---------------------------------------------------------------------------------
     def show_compare(self) -> None:
-        from app.compare import CompareWindow
+        from app.windows.compare import CompareWindow
 
         if self.compare_window is None:
             self.compare_window = CompareWindow()
@@ -499,7 +499,7 @@ class MainWindow(QMainWindow):
 
     # what-if sweeps -----------------------------------------------------------------------------
     def show_whatif(self) -> None:
-        from app.whatif import WhatIfDialog
+        from app.windows.whatif import WhatIfDialog
 
         if self.whatif_dialog is None or not self.whatif_dialog.isVisible():
             # a window of its own (no parent), so the main window can come to the front over it
@@ -567,13 +567,13 @@ def startup_window(args: list[str]) -> MainWindow:
 
 
 def run_app(args: list[str]) -> int:
-    """``scalelab [SCENARIO]``, or ``scalelab --kiosk`` (see ``app.kiosk``): run until the window closes.
+    """``scalelab [SCENARIO]``, or ``scalelab --kiosk`` (see ``app.windows.kiosk``): run until the window closes.
 
     Returns the exit code.
     """
     app = create_app()
     if "--kiosk" in args:
-        from app.kiosk import start_kiosk
+        from app.windows.kiosk import start_kiosk
 
         _window = start_kiosk([a for a in args if a != "--kiosk"])  # referenced until exec() returns
         return app.exec()

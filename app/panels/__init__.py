@@ -1,0 +1,1 @@
+"""Side panels of the main window: inspector, theory, what to watch, goals, overload banner."""

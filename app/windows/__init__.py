@@ -1,0 +1,1 @@
+"""Top-level windows: the main window, the kiosk, the comparison, What-if and challenge play."""

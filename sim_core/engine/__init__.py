@@ -1,0 +1,1 @@
+"""The exact engine: the simulation, its compiled kernel, traffic, latency statistics, scaling."""
