@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from sim_core.engine.failures import has_failures
-from sim_core.engine.simulation import UP
+from sim_core.engine.state import UP
 from sim_core.scenario import RampShape, StepShape
 from sim_core.theory import availability, n_minus_one
 from sim_core.theory import predict as theory

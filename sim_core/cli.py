@@ -256,7 +256,8 @@ def _input_files(args: argparse.Namespace) -> list[Path]:
 
 def _overload(sim, summary) -> str:
     """The plain overload warning: arrivals against the capacity of the nodes up at the end."""
-    from sim_core.engine.simulation import UP, service_capacity_rps
+    from sim_core.engine.state import UP
+    from sim_core.engine.step import service_capacity_rps
 
     capacity = service_capacity_rps(sim.params, sim.state.state == UP)
     return overload_line(summary.offered_rps, capacity, sim.state.held_limit, sim.state.shed)

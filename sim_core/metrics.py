@@ -17,7 +17,8 @@ from typing import TextIO
 import numpy as np
 
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.engine.simulation import UP, Simulation, Snapshot
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import UP, Snapshot
 from sim_core.engine.trace import Trace
 from sim_core.scenario import Event, Scenario
 

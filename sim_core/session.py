@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from sim_core import metrics
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.engine.simulation import DOWN, Checkpoint, Snapshot
+from sim_core.engine.simulation import Checkpoint
+from sim_core.engine.state import DOWN, Snapshot
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events, validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state

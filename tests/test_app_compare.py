@@ -7,7 +7,7 @@ import pytest
 
 from app.canvas.layout import boxes_overlap
 from app.windows.compare import LESSONS, CompareWindow, lesson_pair
-from sim_core.engine.simulation import DOWN, UP
+from sim_core.engine.state import DOWN, UP
 
 FAULT_TOLERANCE = 3  # index in LESSONS
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from app.windows.main_window import MainWindow
-from sim_core.engine.simulation import DOWN, RESTARTING, UP
+from sim_core.engine.state import DOWN, RESTARTING, UP
 
 
 def view_point(win: MainWindow, scene_point: QPointF):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sim_core.engine.autoscale import HpaMemory, Observation, hpa_decide
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.engine.simulation import DOWN, LOST, RESTARTING, SERVED, UP
+from sim_core.engine.state import DOWN, LOST, RESTARTING, SERVED, UP
 from sim_core.scenario import POLICIES, Autoscaler, validate_data
 
 

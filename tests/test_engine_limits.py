@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 
 from sim_core.engine.limits import MAX_HELD, MIN_HELD, held_limit
-from sim_core.engine.simulation import (
-    IN_SYSTEM,
-    REJECTED,
-    SERVED,
-    Simulation,
-    params_from_scenario,
-    params_with_nodes,
-    service_capacity_rps,
-)
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import IN_SYSTEM, REJECTED, SERVED, params_from_scenario, params_with_nodes
+from sim_core.engine.step import service_capacity_rps
 from sim_core.progress import RunProgress
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_core.engine.simulation import DOWN, LOST, REJECTED, RESTARTING, SERVED, UP, Simulation
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import DOWN, LOST, REJECTED, RESTARTING, SERVED, UP
 from sim_core.engine.trace import Trace, load_trace
 from sim_core.scenario import Balancer, Node, ScenarioError, validate_data
 

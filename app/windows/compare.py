@@ -25,7 +25,7 @@ from app.canvas.view import ClusterScene, ClusterView, DotScale
 from app.charts.live import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
 from app.screen import available, place
-from sim_core.engine.simulation import DOWN
+from sim_core.engine.state import DOWN
 from sim_core.metrics import RATE_NAMES
 from sim_core.scenario import Event, Scenario, resolve
 

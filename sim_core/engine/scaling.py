@@ -29,7 +29,9 @@ import numpy as np
 
 from sim_core.challenge import Judge
 from sim_core.engine.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
-from sim_core.engine.simulation import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
+from sim_core.engine.simulation import Checkpoint, Simulation
+from sim_core.engine.state import DOWN, UP, Snapshot
+from sim_core.engine.step import drain_node, drained_at
 from sim_core.scenario import Event, Node, Scenario, ScenarioError
 
 MAX_NAME = 40  # Node.name's limit
