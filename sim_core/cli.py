@@ -23,15 +23,8 @@ from sim_core.overload import overload_line
 from sim_core.progress import RunProgress
 from sim_core.safe_io import atomic_writer, check_output, shown
 from sim_core.safe_text import cut
-from sim_core.scenario import (
-    DEFAULT_SCENARIO,
-    Scenario,
-    ScenarioError,
-    builtin_names,
-    builtin_path,
-    load,
-    resolve,
-)
+from sim_core.scenario import Scenario, ScenarioError
+from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, builtin_path, load, resolve
 
 MIN_SECONDS, MAX_SECONDS = 0.01, 1e6  # the shortest and longest run, in simulated seconds
 MIN_DT = 0.001  # s

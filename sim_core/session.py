@@ -21,7 +21,8 @@ from sim_core import metrics
 from sim_core.engine.scaling import ScalingSimulation
 from sim_core.engine.simulation import Checkpoint
 from sim_core.engine.state import DOWN, Snapshot
-from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events, validate_data
+from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events
+from sim_core.scenario_file import validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state
 CHECKPOINT_WALL_S = 1.0  # but at most one per this much wall time (fast speeds keep frames short)

@@ -10,7 +10,7 @@ from app.charts.heatstrip import FAILED_RGB, BinnedUtilization, canvas_order, he
 from app.panels.watch import watched
 from app.windows.main_window import MainWindow
 from sim_core.engine.state import DOWN, RESTARTING, UP
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 
 @pytest.fixture

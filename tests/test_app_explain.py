@@ -7,7 +7,7 @@ import math
 import pytest
 
 from app.windows.main_window import MainWindow
-from sim_core.scenario import builtin_names, resolve
+from sim_core.scenario_file import builtin_names, resolve
 from sim_core.theory import availability
 from sim_core.theory import predict as theory
 

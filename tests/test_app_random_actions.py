@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.windows.main_window import MainWindow
 from scripts.random_actions import MAX_FRAME_S, run
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 
 def test_two_thousand_random_actions_raise_nothing_and_stay_responsive(qtbot, qt_settings, tmp_path):

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sim_core.engine.autoscale import HpaMemory, Observation, hpa_decide
 from sim_core.engine.scaling import ScalingSimulation
 from sim_core.engine.state import DOWN, LOST, RESTARTING, SERVED, UP
-from sim_core.scenario import POLICIES, Autoscaler, validate_data
+from sim_core.scenario import POLICIES, Autoscaler
+from sim_core.scenario_file import validate_data
 
 
 def scaled(n=2, rate=5.0, shape=None, cpu_ms=100.0, hc=2.0, restart=5.0, ram_gb=4.0, cores=1, policy="round_robin",

@@ -14,7 +14,7 @@ import pytest
 
 from sim_core.engine import kernel
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 REPO = Path(__file__).resolve().parent.parent
 

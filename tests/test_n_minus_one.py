@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import Node, resolve
+from sim_core.scenario import Node
+from sim_core.scenario_file import resolve
 from sim_core.theory import n_minus_one
 
 

@@ -10,7 +10,7 @@ import pytest
 from sim_core import metrics
 from sim_core.cli import main
 from sim_core.engine.state import DOWN, UP
-from sim_core.scenario import load, resolve, save
+from sim_core.scenario_file import load, resolve, save
 from sim_core.session import Session
 
 STEP = 0.05

@@ -27,7 +27,8 @@ from app.controller import SPEEDS, SimClock, SimController
 from app.screen import available, place
 from sim_core.engine.state import DOWN
 from sim_core.metrics import RATE_NAMES
-from sim_core.scenario import Event, Scenario, resolve
+from sim_core.scenario import Event, Scenario
+from sim_core.scenario_file import resolve
 
 LESSONS = (  # title, vertical built-in, horizontal built-in
     ("The slide: 50 req/s on 1 × 4 CPU or 7 × 1 CPU", "vertical-4cpu", "horizontal-7x1"),

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim_core.scenario import ScenarioError, resources_dir
+from sim_core.scenario import ScenarioError
+from sim_core.scenario_file import resources_dir
 
 BUILTIN_SWEEPS = resources_dir() / "sweeps"
 CONNECT_TIMEOUT_S = 10.0  # how long --scheduler may take to answer
