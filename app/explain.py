@@ -78,14 +78,23 @@ class Explainer(QObject):
         for signal in (c.balancer_changed, c.workload_changed):
             signal.connect(self.invalidate)
         c.scenario_replaced.connect(self.restart)
-        c.sim_reset.connect(self.restart)
+        c.sim_reset.connect(self.rewind)
         self._n1_result.connect(self._on_n1_result)
 
     # live figures -----------------------------------------------------------------------------
     def restart(self) -> None:
-        """Time went back (reset, new document): forget the bands and the measured availability."""
+        """A new run (new document, reset): forget the bands and the measured availability."""
         self._refreshed_wall = -math.inf
         self.live.reset()
+        self.bands = self.live.bands()
+        self.carried_s = self.observed_s = 0.0
+        self.invalidate()
+
+    def rewind(self) -> None:
+        """The run moved to another moment (a scrub, or a reset to 0): the bands and the warm-up as
+        they were then; the measured availability starts again."""
+        self._refreshed_wall = -math.inf
+        self.live.rewind(self.ctrl.t)
         self.bands = self.live.bands()
         self.carried_s = self.observed_s = 0.0
         self.invalidate()

@@ -7,9 +7,11 @@ import math
 import pytest
 
 from app.windows.main_window import MainWindow
+from sim_core.engine.scaling import ScalingSimulation
 from sim_core.scenario import builtin_names, resolve
 from sim_core.theory import availability
 from sim_core.theory import predict as theory
+from sim_core.theory.live_bands import LiveBands
 
 
 def ticks(win: MainWindow, count: int, tick_s: float = 0.05) -> None:
@@ -51,6 +53,32 @@ def test_readout_and_panel_show_band_and_theory_beside_the_measured_p99(window):
     assert ex.readout.labels["p50"].text() == f"theory {round(p50 * 1e3)} ms"
     low, high, _fill = ex.charts.band_curves["p99"]
     assert low.getData()[0].size > 0 and (high.getData()[1] >= low.getData()[1]).all()
+
+
+def test_scrubbing_back_shows_the_bands_and_warmup_of_that_moment_then_play_goes_on(window):
+    window.clock.set_speed(20.0)
+    ticks(window, 60)  # about 24 s of the run
+    ex = window.explain
+    ctrl = window.ctrl
+    ends = list(ctrl.session.step_ends)
+    window.scrubber.step(-10.0)  # the Run slider's Alt+Shift+Left
+    t = ctrl.t
+    fresh = LiveBands()
+    sim = ScalingSimulation(resolve("horizontal-7x1"))
+    for end in ends[1:]:
+        if end <= t + 1e-9:
+            fresh.add(sim.step_to(end))
+    want = fresh.bands()
+    got = ex.explainer.bands
+    assert got.t == want.t and got.warmup_end_s == want.warmup_end_s > 0
+    assert got.p99.value == pytest.approx(want.p99.value, rel=1e-12)
+    assert got.p99.half_width == pytest.approx(want.p99.half_width, rel=1e-12)
+    assert ex.charts.warmup.isVisible() and ex.charts.warmup.value() == want.warmup_end_s
+    drawn = ex.charts.band_curves["p99"][0].getData()[0]
+    assert drawn.size > 1 and drawn.max() == pytest.approx(t)  # the band up to that moment, none after
+    ticks(window, 10)  # play on: the replayed steps carry the bands on
+    ex.explainer.refresh_now()
+    assert ex.explainer.bands.t == ctrl.t > t and ex.explainer.bands.p99.half_width > 0
 
 
 def test_a_failure_makes_the_theory_say_why_it_does_not_apply_then_the_smaller_cluster(window):

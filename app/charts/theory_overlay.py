@@ -53,12 +53,20 @@ class ChartOverlay:
         self.warmup.hide()
         charts.latency.addItem(self.warmup, ignoreBounds=True)
         explainer.changed.connect(self.refresh)
-        explainer.ctrl.sim_reset.connect(self.clear)
+        explainer.ctrl.sim_reset.connect(self.rewind)
         explainer.ctrl.scenario_replaced.connect(self.clear)
 
     def clear(self) -> None:
         for samples in self.samples.values():
             samples.clear()
+        self.refresh()
+
+    def rewind(self) -> None:
+        """The run moved to another moment: keep the bands drawn up to it, drop the later ones."""
+        t = self.ex.ctrl.t
+        for samples in self.samples.values():
+            while samples and samples[-1][0] > t + 1e-9:
+                samples.pop()
         self.refresh()
 
     def refresh(self) -> None:
