@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from app.panels.explain_panel import ms
 from app.windows.main_window import MainWindow
 from sim_core.engine.scaling import ScalingSimulation
 from sim_core.scenario import builtin_names, resolve
@@ -111,7 +112,9 @@ def test_n1_check_runs_off_the_frame_and_marks_the_canvas(window):
     assert ex.explainer.wait_n1(120)
     result = ex.explainer.n1_result
     assert result is not None and result.safe
-    assert ex.verdict.isVisible() and ex.verdict.text().startswith("N-1 safe: losing node-")
+    assert result.target_from.startswith("2.5 x ") and ex.panel.target_s() is None  # the default target
+    assert ex.verdict.isVisible() and ex.verdict.text().startswith(
+        f"N-1 safe (p99 target {ms(result.target_p99_s)}): losing node-")
     assert ex.panel.texts["verdict"] == result.verdict()
     ex.panel.n1_check.setChecked(False)
     assert not ex.verdict.isVisible()
@@ -123,8 +126,9 @@ def test_n1_on_the_single_server_is_not_safe(window):
     window.explain.panel.target.setValue(5.0)
     window.explain.panel.n1_check.setChecked(True)
     assert window.explain.explainer.wait_n1(60)
-    assert window.explain.verdict.text().startswith("N-1 NOT safe: losing node-1")
+    assert window.explain.verdict.text().startswith("N-1 NOT safe (p99 target 5.00 s): losing node-1")
     assert "availability 0.0%" in window.explain.panel.texts["verdict"]
+    assert "p99 target 5 s, set by the user" in window.explain.panel.texts["verdict"]
 
 
 def test_inspector_turns_random_failures_on_and_undo_turns_them_off(window):

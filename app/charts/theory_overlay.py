@@ -163,7 +163,7 @@ class CanvasVerdict(QLabel):
             colour = "#2e7d32" if result.safe else "#c62828"
             worst = result.weak_spot
             head = "N-1 safe" if result.safe else "N-1 NOT safe"
-            text = f"{head}: losing {worst.name} gives p99 {ms(worst.p99_s)}" + (
+            text = f"{head} (p99 target {ms(result.target_p99_s)}): losing {worst.name} gives p99 {ms(worst.p99_s)}" + (
                 f", {100 * worst.rejected_share:.1f}% rejected" if worst.rejected else "")
             if ex.n1_running:
                 text += " (updating)"
