@@ -84,11 +84,8 @@ class Explainer(QObject):
     # live figures -----------------------------------------------------------------------------
     def restart(self) -> None:
         """A new run (new document, reset): forget the bands and the measured availability."""
-        self._refreshed_wall = -math.inf
         self.live.reset()
-        self.bands = self.live.bands()
-        self.carried_s = self.observed_s = 0.0
-        self.invalidate()
+        self.rewind()
 
     def rewind(self) -> None:
         """The run moved to another moment (a scrub, or a reset to 0): the bands and the warm-up as

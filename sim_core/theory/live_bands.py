@@ -22,7 +22,7 @@ import numpy as np
 from sim_core.theory.confidence import mser_truncation_of_sums, t_quantile
 
 LEVEL = 0.95
-MAX_WARMUP_STEPS = 200_000  # steps kept for MSER and rewinds (about 5.5 h at 0.1 s steps); then the older half goes
+MAX_STEPS = 200_000  # steps kept for MSER and rewinds (about 5.5 h at 0.1 s steps); then the older half goes
 MAX_KEPT_LATENCIES = 4_000_000  # request latencies kept for rewinds (32 MB); older steps' go first
 
 
@@ -95,7 +95,7 @@ class LiveBands:
                 self._end += 1
                 return
             self._drop_after(k)
-        if len(self._t) >= MAX_WARMUP_STEPS:
+        if len(self._t) >= MAX_STEPS:
             self._drop_before(len(self._t) // 2)
         self._t.append(snap.t)
         self._sums.append(total)
