@@ -138,3 +138,19 @@ def test_a_new_branch_after_a_rewind_replaces_the_later_steps():
     assert _same(live.bands(), fresh.bands()) and live.bands().t == pytest.approx(30.0)
     live.rewind(a[-1].t)  # the old branch's steps are gone: the newest moment is the new branch's
     assert live.bands().t == pytest.approx(30.0)
+
+
+def test_a_very_long_run_keeps_its_newest_steps_and_the_window_bands(monkeypatch):
+    monkeypatch.setattr(live_bands, "MAX_STEPS", 60)
+    sim = Simulation(mm1(80.0, mu=100.0), seed=6)
+    snaps = [sim.step(0.5) for _ in range(150)]
+    live, fresh = LiveBands(), LiveBands()
+    for snap in snaps:
+        live.add(snap)
+    for snap in snaps[-40:]:  # the window (20 steps) and more
+        fresh.add(snap)
+    now, want = live.bands(), fresh.bands()
+    assert len(live._t) <= 60 and now.t == want.t
+    assert (now.mean, now.p99, now.availability) == (want.mean, want.p99, want.availability)
+    live.rewind(snaps[10].t)  # older than every step kept: nothing to show
+    assert math.isnan(live.bands().t)
