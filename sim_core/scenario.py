@@ -294,7 +294,9 @@ class Autoscaler(BaseModel):
     added per period, always within ``min_nodes``..``max_nodes``. Added nodes are copies of
     ``template`` (named ``template.name-1``, ``-2``, ...); removed nodes drain first.
     ``vertical`` resizes a node to the next ``ladder`` rung when its utilization over a period
-    is above ``target_utilization`` (the resize restarts it).
+    is above ``target_utilization``, and down to a smaller rung once, for ``stabilization_s``,
+    every period has said the same work would stay under target x (1 - ``tolerance``) there
+    (each resize restarts the node).
     """
 
     model_config = _model_config()
