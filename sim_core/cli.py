@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sim_core.overload import overload_line
-from sim_core.progress import RunProgress
+from sim_core.progress import ProgressBar
 from sim_core.safe_io import atomic_writer, check_output, shown
 from sim_core.safe_text import cut
 from sim_core.scenario import Scenario, ScenarioError
@@ -189,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     count = 0
     nodes_up: list[int] = []
     try:
-        with _csv_rows(args.csv) as write_row, RunProgress(seconds) as progress:
+        with _csv_rows(args.csv) as write_row, ProgressBar("run", "sim s", seconds, delay_s=1.0) as progress:
             def on_row(row: dict[str, float]) -> None:
                 nonlocal count
                 write_row(row)
