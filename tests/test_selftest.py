@@ -16,9 +16,9 @@ def test_selftest_passes_from_source_and_names_the_kernel(qapp, capsys):
 
 
 def test_selftest_fails_when_the_scenarios_are_missing(qapp, capsys, tmp_path, monkeypatch):
-    import sim_core.scenario
+    import sim_core.scenario_file
 
-    monkeypatch.setattr(sim_core.scenario, "BUILTIN_DIR", tmp_path)  # a bundle built without its data
+    monkeypatch.setattr(sim_core.scenario_file, "BUILTIN_DIR", tmp_path)  # a bundle built without its data
     assert selftest.main([]) == 1
     out = capsys.readouterr().out
     assert "FAIL scenarios: RuntimeError: default scenario" in out
