@@ -72,7 +72,8 @@ def lesson_label(title: str) -> str:
 
 
 class KioskWindow(Comparison):
-    """The fullscreen exhibit: two cluster columns, shared charts, caption and lesson buttons.
+    """The fullscreen exhibit: two cluster columns, shared charts, caption and lesson buttons; running
+    from construction.
 
     ``touring`` is True while lessons advance on their own; any input makes it False until
     ``check_idle`` finds ``idle_s`` wall seconds without input and calls ``resume_tour``.
@@ -98,6 +99,7 @@ class KioskWindow(Comparison):
         self.idle_timer.timeout.connect(self.check_idle)
         self.idle_timer.start()
         self.show_lesson(0)
+        self.clock.set_running(True)  # an exhibit runs from the moment it exists, however it was built
 
     # layout -------------------------------------------------------------------------------------
     side_keys = ("served", "rejected", "p95", "availability", "lost_total")
@@ -227,9 +229,8 @@ class KioskWindow(Comparison):
         self.show_lesson(0)
 
     def start(self) -> None:
-        """Fullscreen and running."""
+        """Fullscreen (it is running already)."""
         self.showFullScreen()
-        self.clock.set_running(True)
 
     # input and closing --------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -288,7 +289,7 @@ def parse_args(args: list[str]) -> argparse.Namespace:
 
 
 def start_kiosk(args: list[str]) -> KioskWindow:
-    """Parse the kiosk options, open the window fullscreen and start the clock."""
+    """Parse the kiosk options and open the window fullscreen, running."""
     options = parse_args(args)
     window = KioskWindow(options.idle_seconds)
     window.start()
