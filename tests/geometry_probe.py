@@ -6,7 +6,8 @@ Run in its own process (the screen size is fixed when Qt starts):
 
 Prints one JSON object: {"problems": [...], "figures": {...}}. A problem is a visible widget
 outside the screen or its window, two readout labels that overlap, a label or chart title
-cut short, a chart shorter than 120 px, or a kiosk touch target under 9 mm.
+cut short, a chart shorter than 120 px, a kiosk touch target (button or server box) under 9 mm, a
+kiosk canvas under a third of the screen's height, or a server name there smaller than its labels.
 """
 
 from __future__ import annotations
@@ -104,6 +105,19 @@ def main() -> int:
         for button in window.findChildren(QPushButton):
             if button.isVisible() and getattr(window, "touch", False) and button.height() < TOUCH_TARGET_MM * mm - 0.5:
                 problems.append(f"{name}: button '{button.text()}' is {button.height() / mm:.1f} mm tall")
+        if getattr(window, "touch", False):  # the kiosk: visitors tap server boxes and read them from afar
+            for side in window.sides:
+                view = side.view
+                share = view.height() / screen.height()
+                figures.setdefault(f"{name} canvas share", []).append(round(share, 2))
+                if share < 1 / 3:
+                    problems.append(f"{name}: a canvas is {view.height()} px tall, under a third of the screen")
+                zoom, item = view.transform().m11(), side.scene.node_items()[0]  # a side's boxes share one size
+                if item.h * zoom < TOUCH_TARGET_MM * mm - 0.5:
+                    problems.append(f"{name}: a server box is {item.h * zoom / mm:.1f} mm tall")
+                if item.name_px(zoom) * zoom < window.type.label_px - 0.5:
+                    problems.append(f"{name}: a server's name is {item.name_px(zoom) * zoom:.1f} px, "
+                                    f"under the kiosk's {window.type.label_px} px labels")
         if shots is not None:
             window.grab().save(str(shots / f"{name}-{width}x{height}.png"))
 

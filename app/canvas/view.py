@@ -114,6 +114,10 @@ class NodeItem(QGraphicsObject):
                         "button fails or recovers it")
         self.update()
 
+    def name_px(self, zoom: float = 1.0) -> int:
+        """Pixel size (scene units) of the box's largest label, its name, at ``zoom``."""
+        return 11 if self.compact else 15
+
     @property
     def spec_text(self) -> str:
         """The spec line drawn on the box; ``⚡`` marks specs a timed event changed."""
@@ -197,7 +201,7 @@ class NodeItem(QGraphicsObject):
 
     def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
         font = QFont(painter.font())
-        font.setPixelSize(15)
+        font.setPixelSize(self.name_px())
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(ink)
@@ -224,7 +228,7 @@ class NodeItem(QGraphicsObject):
 
     def _paint_compact(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
         font = QFont(painter.font())
-        font.setPixelSize(11)
+        font.setPixelSize(self.name_px())
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(ink)
@@ -762,14 +766,17 @@ class ClusterView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Cluster canvas")
         self._panning: QPointF | None = None
+        self.max_fit_zoom = 1.25  # the kiosk lets a large screen zoom further
 
     def fit(self) -> None:
-        """Zoom so the whole cluster fits the view (never above 1:1.25)."""
-        rect = self.cluster.itemsBoundingRect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+        """Zoom so the whole cluster fits the view (never above ``max_fit_zoom``); an arranged cluster,
+        which nobody drags or pans, with a thinner margin."""
+        margin = MARGIN / 3 if self.cluster.arranged else MARGIN
+        rect = self.cluster.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > 1.25:
+        if self.transform().m11() > self.max_fit_zoom:
             self.resetTransform()
-            self.scale(1.25, 1.25)
+            self.scale(self.max_fit_zoom, self.max_fit_zoom)
             self.centerOn(rect.center())
 
     def sizeHint(self) -> QSize:

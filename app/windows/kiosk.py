@@ -35,11 +35,12 @@ from PySide6.QtWidgets import (
 
 from app.screen import KioskType, kiosk_type, px_per_mm
 from app.windows.challenge_play import ChallengePlay
-from app.windows.compare import LESSONS, CompareCharts, Comparison
+from app.windows.compare import LESSONS, ROWS, SHORT_ROWS, CompareCharts, Comparison, charts_height
 
 EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
 IDLE_S = 120.0  # wall seconds without input before the tour resumes
 UNDO_LIMIT = 10  # commands kept per controller (the kiosk makes none; a cap all the same)
+CHARTS_SHARE = 0.4  # of the screen's height at most for the charts: the canvases get the rest of the room
 INPUT_EVENTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress,
                           QEvent.Type.Wheel})
 CAPTIONS = {  # (vertical, horizontal) built-in names: what to look at, checked against the engine's figures
@@ -104,11 +105,25 @@ class KioskWindow(Comparison):
     # layout -------------------------------------------------------------------------------------
     side_keys = ("served", "rejected", "p95", "availability", "lost_total")
 
+    def _screen_size(self) -> QSize:
+        return self.screen().size() if self.screen() is not None else QSize(1920, 1080)
+
+    def chart_rows(self) -> tuple:
+        """As many charts per side as fit in CHARTS_SHARE of the screen's height at the kiosk's type
+        sizes, each plot at least 120 px tall: requests/s, then availability, then p95 latency (three
+        on a 4K screen, two at 1080p, one at 768 px; the figures above show the others)."""
+        height = self._screen_size().height()
+        k = kiosk_type(self._screen_size(), px_per_mm(self.screen()))
+        for rows in (ROWS, SHORT_ROWS, SHORT_ROWS[:1]):
+            if charts_height(len(rows), *_chart_margins(k)) <= CHARTS_SHARE * height:
+                return rows
+        return SHORT_ROWS[:1]
+
     def _build_layout(self) -> None:
         """Everything sized from the screen (``app.screen.kiosk_type``): type readable from a few metres,
-        touch targets of at least 9 mm, two chart rows on screens under 900 px tall."""
-        size = self.screen().size() if self.screen() is not None else QSize(1920, 1080)
-        k = self.type = kiosk_type(size, px_per_mm(self.screen()))
+        touch targets of at least 9 mm, the charts in at most CHARTS_SHARE of the height and the
+        canvases in the rest."""
+        k = self.type = kiosk_type(self._screen_size(), px_per_mm(self.screen()))
         self.setStyleSheet(STYLE.format(button_px=k.caption_px, target_px=k.target_px, lesson_px=k.target_px))
         layout = QVBoxLayout(self)
         gap = max(4, k.label_px // 2)
@@ -134,10 +149,10 @@ class KioskWindow(Comparison):
             side.set_type(k)
             grid.addWidget(side, 0, c)
         _enlarge_charts(self.charts, k)
-        self.charts.set_min_heights(title_px=2 * k.label_px + 8, axis_px=3 * k.label_px + 6)
+        self.charts.set_min_heights(*_chart_margins(k))
+        self.charts.setMaximumHeight(self.charts.minimumHeight())
         grid.addWidget(self.charts, 1, 0, 1, 2)
         grid.setRowStretch(0, 1)
-        grid.setRowStretch(1, 1)
         layout.addLayout(grid, 1)
         buttons = QHBoxLayout()
         self.buttons = QButtonGroup(self)
@@ -259,6 +274,11 @@ class KioskWindow(Comparison):
         self.idle_timer.stop()
         QApplication.instance().removeEventFilter(self)
         event.accept()
+
+
+def _chart_margins(k: KioskType) -> tuple[int, int]:
+    """(title, time axis) heights in px of the kiosk's charts."""
+    return 2 * k.label_px + 8, 3 * k.label_px + 6
 
 
 def _enlarge_charts(charts: CompareCharts, k: KioskType) -> None:
