@@ -6,7 +6,8 @@ Run in its own process (the screen size is fixed when Qt starts):
 
 Prints one JSON object: {"problems": [...], "figures": {...}}. A problem is a visible widget
 outside the screen or its window, two readout labels that overlap, a label or chart title
-cut short, a chart shorter than 120 px, a kiosk touch target (button or server box) under 9 mm, a
+cut short, charts wider than their panel (titles cut at its edge), compact server boxes whose
+labels are under 8 px at fit, a chart shorter than 120 px, a kiosk touch target (button or server box) under 9 mm, a
 kiosk canvas under a third of the screen's height, or a server name there smaller than its labels.
 """
 
@@ -37,6 +38,7 @@ def main() -> int:
     from PySide6.QtCore import QRect, QSettings
     from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QPushButton, QWidget
 
+    from app.canvas.view import LEGIBLE_PX, ClusterView
     from app.screen import TOUCH_TARGET_MM, px_per_mm
     from app.windows.compare import CompareWindow
     from app.windows.kiosk import KioskWindow
@@ -89,10 +91,14 @@ def main() -> int:
                     problems.append(f"{name}: readout label '{lab.text()}' overlaps a {type(view).__name__}")
         for chart in window.findChildren(QWidget, "charts"):
             area = chart.parentWidget().parentWidget() if scrolled(chart) else None
-            if isinstance(area, QAbstractScrollArea) and chart.width() > area.viewport().width() + 1 \
-                    and not area.horizontalScrollBar().isVisible():
+            if isinstance(area, QAbstractScrollArea) and chart.width() > area.viewport().width() + 1:
                 problems.append(f"{name}: the charts are cut on the right ({chart.width()} px in "
-                                f"{area.viewport().width()} px, no scroll bar)")
+                                f"{area.viewport().width()} px): their titles need a sideways scroll")
+        for view in window.findChildren(ClusterView):
+            items = view.cluster.node_items()
+            zoom = view.transform().m11()
+            if view.isVisible() and items and items[0].compact and items[0].name_px(zoom) * zoom < LEGIBLE_PX - 0.05:
+                problems.append(f"{name}: at fit, server names are {items[0].name_px(zoom) * zoom:.1f} px")
             for plot in chart.plots_shown():
                 box = plot.vb.sceneBoundingRect()
                 figures.setdefault(f"{name} chart heights", []).append(round(box.height()))
