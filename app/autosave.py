@@ -13,7 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSaveFile, QStandardPaths, QTimer
 
 from app.controller import SimController
-from sim_core.scenario import Scenario, ScenarioError, validate_data
+from sim_core.scenario import Scenario, ScenarioError
+from sim_core.scenario_file import validate_data
 
 INTERVAL_MS = 60_000
 FILE_NAME = "autosave.json"

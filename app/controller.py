@@ -22,9 +22,10 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.canvas.layout import GAP, box_size, spread_if_overlapping
 from sim_core.challenge import Judge
-from sim_core.engine.simulation import Snapshot
+from sim_core.engine.state import Snapshot
 from sim_core.metrics import History
-from sim_core.scenario import Balancer, Event, Node, Scenario, ScenarioError, Workload, validate_data
+from sim_core.scenario import Balancer, Event, Node, Scenario, ScenarioError, Workload
+from sim_core.scenario_file import validate_data
 from sim_core.session import Future, Session
 from sim_core.theory import n_minus_one
 from sim_core.theory import predict as theory

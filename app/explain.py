@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from sim_core.engine.failures import has_failures
-from sim_core.engine.simulation import UP
+from sim_core.engine.state import UP
 from sim_core.scenario import RampShape, StepShape
 from sim_core.theory import availability, n_minus_one
 from sim_core.theory import predict as theory
@@ -45,9 +45,9 @@ class Explainer(QObject):
     """Live theory, bands, availability and N-1 for one controller. Signals carry no engine objects."""
 
     changed = Signal()  # prediction, bands or availability moved on
-    n1_progress = Signal(int, int)  # nodes checked, nodes in all
+    n1_progress = Signal(int, int)  # forks done, forks in all (one per node and one with none failing)
     n1_finished = Signal(object)  # an NMinusOne result, or None when the check was cancelled
-    _n1_result = Signal(int, object)  # from the pool's thread: (generation, (node index, NodeLoss or None))
+    _n1_result = Signal(int, object)  # from the pool's thread: (generation, (node index or None, NodeLoss or None))
 
     def __init__(self, controller, parent: QObject | None = None):
         super().__init__(parent)
@@ -59,7 +59,7 @@ class Explainer(QObject):
         self.carried_s = 0.0  # simulated seconds with enough capacity up
         self.observed_s = 0.0
         self.n1_enabled = False
-        self.target_p99_s = n_minus_one.DEFAULT_TARGET_P99_S
+        self.target_p99_s: float | None = None  # None: the default (n_minus_one.default_target)
         self.horizon_s = n_minus_one.DEFAULT_HORIZON_S
         self.n1_result: n_minus_one.NMinusOne | None = None
         self.n1_running = False
@@ -78,14 +78,20 @@ class Explainer(QObject):
         for signal in (c.balancer_changed, c.workload_changed):
             signal.connect(self.invalidate)
         c.scenario_replaced.connect(self.restart)
-        c.sim_reset.connect(self.restart)
+        c.sim_reset.connect(self.rewind)
         self._n1_result.connect(self._on_n1_result)
 
     # live figures -----------------------------------------------------------------------------
     def restart(self) -> None:
-        """Time went back (reset, new document): forget the bands and the measured availability."""
-        self._refreshed_wall = -math.inf
+        """A new run (new document, reset): forget the bands and the measured availability."""
         self.live.reset()
+        self.rewind()
+
+    def rewind(self) -> None:
+        """The run moved to another moment (a scrub, or a reset to 0): the bands and the warm-up as
+        they were then; the measured availability starts again."""
+        self._refreshed_wall = -math.inf
+        self.live.rewind(self.ctrl.t)
         self.bands = self.live.bands()
         self.carried_s = self.observed_s = 0.0
         self.invalidate()
@@ -146,9 +152,9 @@ class Explainer(QObject):
 
     # N-1 --------------------------------------------------------------------------------------
     def set_n1(self, enabled: bool, target_p99_s: float | None = None) -> None:
-        """Turn the N-1 check on (runs now and after each change) or off (cancels a running one)."""
-        if target_p99_s is not None:
-            self.target_p99_s = float(target_p99_s)
+        """Turn the N-1 check on (runs now and after each change) or off (cancels a running one),
+        against ``target_p99_s`` (s; None: the default, see ``n_minus_one.default_target``)."""
+        self.target_p99_s = None if target_p99_s is None else float(target_p99_s)
         self.n1_enabled = bool(enabled)
         if self.n1_enabled:
             self.start_n1()
@@ -162,25 +168,26 @@ class Explainer(QObject):
 
         A process, not a thread: the forks are Python-heavy and would hold the GIL the frames need.
         The process stays up between checks (its numba kernel loaded once); each node is one task,
-        so progress follows the tasks and a change cancels the ones not yet started.
+        and one more runs with no node failing (the default target's baseline), so progress follows
+        the tasks and a change cancels the ones not yet started.
         """
         self.cancel_n1()
         self._generation += 1
         generation = self._generation
         base = self.ctrl.fork_run()
-        total = len(base.scenario.nodes)
+        total = len(base.scenario.nodes) + 1
         self.n1_running = True
-        self._parts: dict[int, n_minus_one.NodeLoss] = {}
-        self._n1_meta = (generation, total, base.t, self.target_p99_s, self.horizon_s)
+        self._parts: dict[int | None, n_minus_one.NodeLoss] = {}
+        self._n1_meta = (generation, total, base.scenario, base.t, self.target_p99_s, self.horizon_s)
         self.n1_progress.emit(0, total)
         pool = _worker_pool()
         self._futures = []
-        for j in range(total):
+        for j in [*range(total - 1), None]:
             future = pool.submit(n_minus_one.check_node, base, j, self.horizon_s)
             future.add_done_callback(lambda f, j=j: self._part_done(generation, j, f))
             self._futures.append(future)
 
-    def _part_done(self, generation: int, j: int, future) -> None:
+    def _part_done(self, generation: int, j: int | None, future) -> None:
         """Runs on the pool's thread: hand the result to the UI thread."""
         if future.cancelled():
             return
@@ -203,7 +210,7 @@ class Explainer(QObject):
         if generation != self._generation or not self.n1_running:
             return  # a newer check has started, or this one was cancelled
         j, loss = part
-        _gen, total, t, target, horizon = self._n1_meta
+        _gen, total, scenario, t, target, horizon = self._n1_meta
         if loss is None:
             self.cancel_n1()
             self.n1_finished.emit(None)
@@ -213,9 +220,8 @@ class Explainer(QObject):
         self.n1_progress.emit(len(self._parts), total)
         if len(self._parts) == total:
             self.n1_running = False
-            losses = tuple(self._parts[k] for k in range(total))
-            self.n1_result = n_minus_one.NMinusOne(t, horizon, target, n_minus_one.DEFAULT_MAX_REJECTED_SHARE,
-                                                   losses)
+            losses = tuple(self._parts[k] for k in range(total - 1))
+            self.n1_result = n_minus_one.verdict_of(scenario, t, losses, self._parts[None], horizon, target)
             self.n1_finished.emit(self.n1_result)
             self.changed.emit()
 

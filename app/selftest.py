@@ -64,7 +64,7 @@ def _distinct_colours(widget) -> int:
 
 
 def check_scenarios() -> str:
-    from sim_core.scenario import BUILTIN_DIR, DEFAULT_SCENARIO, builtin_names, resolve
+    from sim_core.scenario_file import BUILTIN_DIR, DEFAULT_SCENARIO, builtin_names, resolve
 
     names = builtin_names()
     if DEFAULT_SCENARIO not in names:
@@ -116,7 +116,7 @@ def main(args: list[str]) -> int:
         from PySide6.QtCore import QSettings
 
         from app.windows.main_window import MainWindow
-        from sim_core.scenario import DEFAULT_SCENARIO, resolve
+        from sim_core.scenario_file import DEFAULT_SCENARIO, resolve
 
         settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
         state["window"] = window = MainWindow(resolve(DEFAULT_SCENARIO), None, settings, autosave_folder=scratch)

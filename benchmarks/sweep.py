@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 from sim_core.sweep.runner import DaskBackend, Sequential, close_client, local_client, run_sweep
 from sim_core.sweep.spec import validate_spec
 

@@ -19,7 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim_core.engine.simulation import Simulation  # noqa: E402
-from sim_core.scenario import Node, resolve  # noqa: E402
+from sim_core.scenario import Node  # noqa: E402
+from sim_core.scenario_file import resolve
 from sim_core.theory import confidence, n_minus_one  # noqa: E402
 from sim_core.theory import predict as theory
 

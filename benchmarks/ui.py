@@ -30,7 +30,8 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.windows.main_window import MainWindow, create_app  # noqa: E402
-from sim_core.scenario import Node, resolve  # noqa: E402
+from sim_core.scenario import Node  # noqa: E402
+from sim_core.scenario_file import resolve
 
 FRAME_S = 1 / 60  # wall seconds per frame, as the 16 ms timer
 

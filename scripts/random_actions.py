@@ -203,7 +203,7 @@ def run(win, app: QApplication, n_actions: int, seed: int, paint_every: int = 10
 
 def make_window(folder: Path):
     from app.windows.main_window import MainWindow
-    from sim_core.scenario import resolve
+    from sim_core.scenario_file import resolve
 
     win = MainWindow(resolve("horizontal-7x1"), None, QSettings(str(folder / "s.ini"), QSettings.Format.IniFormat),
                      folder)

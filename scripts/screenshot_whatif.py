@@ -22,7 +22,7 @@ if "--show" not in sys.argv:
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from app.windows.main_window import MainWindow, create_app  # noqa: E402
-from sim_core.scenario import resolve  # noqa: E402
+from sim_core.scenario_file import resolve  # noqa: E402
 
 
 def main() -> int:

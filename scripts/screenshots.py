@@ -48,7 +48,7 @@ def shoot(width: int, height: int) -> list[Path]:
     from app.windows.compare import CompareWindow
     from app.windows.kiosk import KioskWindow
     from app.windows.main_window import MainWindow, create_app
-    from sim_core.scenario import resolve
+    from sim_core.scenario_file import resolve
 
     app = create_app()
     out = ROOT / "docs"

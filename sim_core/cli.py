@@ -20,18 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sim_core.overload import overload_line
-from sim_core.progress import RunProgress
+from sim_core.progress import ProgressBar
 from sim_core.safe_io import atomic_writer, check_output, shown
 from sim_core.safe_text import cut
-from sim_core.scenario import (
-    DEFAULT_SCENARIO,
-    Scenario,
-    ScenarioError,
-    builtin_names,
-    builtin_path,
-    load,
-    resolve,
-)
+from sim_core.scenario import Scenario, ScenarioError
+from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, builtin_path, load, resolve
 
 MIN_SECONDS, MAX_SECONDS = 0.01, 1e6  # the shortest and longest run, in simulated seconds
 MIN_DT = 0.001  # s
@@ -196,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     count = 0
     nodes_up: list[int] = []
     try:
-        with _csv_rows(args.csv) as write_row, RunProgress(seconds) as progress:
+        with _csv_rows(args.csv) as write_row, ProgressBar("run", "sim s", seconds, delay_s=1.0) as progress:
             def on_row(row: dict[str, float]) -> None:
                 nonlocal count
                 write_row(row)
@@ -256,7 +249,8 @@ def _input_files(args: argparse.Namespace) -> list[Path]:
 
 def _overload(sim, summary) -> str:
     """The plain overload warning: arrivals against the capacity of the nodes up at the end."""
-    from sim_core.engine.simulation import UP, service_capacity_rps
+    from sim_core.engine.state import UP
+    from sim_core.engine.step import service_capacity_rps
 
     capacity = service_capacity_rps(sim.params, sim.state.state == UP)
     return overload_line(summary.offered_rps, capacity, sim.state.held_limit, sim.state.shed)

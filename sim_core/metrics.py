@@ -17,7 +17,8 @@ from typing import TextIO
 import numpy as np
 
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.engine.simulation import UP, Simulation, Snapshot
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import UP, Snapshot
 from sim_core.engine.trace import Trace
 from sim_core.scenario import Event, Scenario
 
@@ -197,7 +198,7 @@ class History:
     Each column is stored twice (positions ``i`` and ``i + capacity``) so the last ``capacity``
     samples are one contiguous slice: charts get a view with no copy. Per-node values are kept by
     stable node id: a node added mid-run gets a column (NaN before it existed), a removed node's
-    column stays, NaN from then on, until its values scroll out. ``limit`` hides the samples after
+    column stays, NaN from then on, until its values scroll out. ``set_limit`` hides the samples after
     a time (a run scrubbed back), ``truncate`` drops them.
     """
 
@@ -216,8 +217,7 @@ class History:
         self._start = 0  # where the oldest stored sample is
         self._count = 0  # samples ever appended (since the last clear)
         self._stored = 0  # samples stored, at most capacity
-        self.size = 0  # samples shown (stored ones up to ``limit``)
-        self.limit = math.inf
+        self.size = 0  # samples shown (stored ones up to the time of ``set_limit``)
         self._rates: tuple[float, dict[str, np.ndarray]] | None = None
 
     def clear(self) -> None:
@@ -252,7 +252,6 @@ class History:
             self._start = self._next
         else:
             self._stored += 1
-        self.limit = math.inf
         self.size = self._stored
         self._rates = None
 
@@ -298,18 +297,16 @@ class History:
     def set_limit(self, t: float) -> None:
         """Show only the samples up to time ``t`` (s); ``math.inf`` shows them all."""
         times = self._data[self._col["t"], self._span_stored()]
-        self.limit = t
         self.size = int(np.searchsorted(times, t + 1e-9, side="right")) if math.isfinite(t) else self._stored
         self._rates = None
 
     def truncate(self) -> None:
-        """Drop the samples hidden by ``limit``: the run goes on from there."""
+        """Drop the samples hidden by ``set_limit``: the run goes on from there."""
         drop = self._stored - self.size
         if drop:
             self._next = (self._next - drop) % self.capacity
             self._stored -= drop
             self._count -= drop
-        self.limit = math.inf
         self._rates = None
 
     # reading -------------------------------------------------------------------------------

@@ -1,73 +1,68 @@
-"""A progress bar for long headless runs: simulated time, speed and time left, on a terminal only.
+"""A progress bar on a terminal for long headless work: a run's simulated time, a sweep's runs.
 
-``tqdm`` draws it (a well-kept, dependency-free library that handles terminal width, rate
-smoothing and time-left estimates, which a hand-written bar would have to redo). It goes to
-stderr and only when stderr is a terminal, so piped or redirected output stays clean, and
-only for runs expected to be long (the bar appears after ``delay_s`` of wall time).
+``rich`` draws it (the same library prints the sweep's summary table): it handles terminal
+width, speed smoothing and time left. It goes to stderr and only when stderr is a terminal (or
+``TTY_COMPATIBLE=1`` says to treat it as one), so piped or redirected output stays clean, and
+it can wait ``delay_s`` of wall time before it appears, so short runs show no bar at all.
 """
 
 from __future__ import annotations
 
-import os
 import sys
+import time
 from typing import TextIO
 
 
-class _Plain:
-    """The stream as tqdm sees it: write and flush only, so it draws a plain ASCII bar. (Given
-    ``sys.stderr`` itself, tqdm drew nothing on a pseudo-terminal here; through this it does.)"""
+class ProgressBar:
+    """Context manager: ``update(done, total)`` with the work done so far, in ``unit``.
 
-    def __init__(self, stream: TextIO):
-        self._stream = stream
+    ``total`` may be unknown (None) at first, and change later (a sweep learns its size as it
+    goes). The bar reads: label, bar, ``done/total unit``, speed in ``unit``/s, time left.
+    ``enabled`` None: only on a terminal.
+    """
 
-    def write(self, text: str) -> int:
-        return self._stream.write(text)
+    def __init__(self, label: str, unit: str, total: float | None = None, stream: TextIO | None = None,
+                 delay_s: float = 0.0, transient: bool = True, enabled: bool | None = None):
+        from rich.console import Console
 
-    def flush(self) -> None:
-        self._stream.flush()
+        self.console = Console(file=sys.stderr if stream is None else stream)
+        self.enabled = self.console.is_terminal if enabled is None else enabled
+        self.label, self.unit, self.total = label, unit, total
+        self.delay_s, self.transient = delay_s, transient
+        self._progress = None
+        self._task = None
+        self._start = time.perf_counter()
 
-
-def _columns(stream: TextIO) -> int:
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        return 0
-
-
-class RunProgress:
-    """Context manager: ``update(t)`` with the simulated time reached (s), out of ``total_s``."""
-
-    def __init__(self, total_s: float, stream: TextIO | None = None, delay_s: float = 1.0,
-                 enabled: bool | None = None):
-        self.stream = sys.stderr if stream is None else stream
-        if enabled is None:
-            isatty = getattr(self.stream, "isatty", None)
-            enabled = bool(isatty and isatty())
-        self.enabled = enabled
-        self.total_s = float(total_s)
-        self.delay_s = delay_s
-        self._bar = None
-        self._shown = 0.0
-
-    def __enter__(self) -> RunProgress:
-        if self.enabled:
-            from tqdm import tqdm
-
-            width = _columns(self.stream)  # a terminal that reports no size (0) gets 80 columns
-            self._bar = tqdm(total=self.total_s, file=_Plain(self.stream), delay=self.delay_s, unit="sim s",
-                             unit_scale=False, ncols=width or 80, dynamic_ncols=bool(width), leave=False,
-                             mininterval=0.5,
-                             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} sim s "
-                                        "[{elapsed}<{remaining}, {rate_fmt}]")
+    def __enter__(self) -> ProgressBar:
+        self._start = time.perf_counter()
         return self
 
-    def update(self, t: float) -> None:
-        """The run has reached ``t`` simulated seconds."""
-        if self._bar is not None and t > self._shown:
-            self._bar.update(t - self._shown)
-            self._shown = t
+    def update(self, done: float, total: float | None = None) -> None:
+        """``done`` units finished (of ``total``, when given)."""
+        if total is not None:
+            self.total = total
+        if not self.enabled:
+            return
+        if self._progress is None:
+            if time.perf_counter() - self._start < self.delay_s:
+                return
+            self._open()
+        speed = self._progress.tasks[0].speed
+        count = f"{done:.0f}/{self.total:.0f} {self.unit}" if self.total else f"{done:.0f} {self.unit}"
+        self._progress.update(self._task, completed=done, total=self.total, count=count,
+                              speed=f"{speed:.2f} {self.unit}/s" if speed else f"- {self.unit}/s")
+
+    def _open(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn(self.label), BarColumn(), TextColumn("{task.fields[count]}"),
+            TextColumn("{task.fields[speed]}"), TextColumn("left"), TimeRemainingColumn(),
+            console=self.console, transient=self.transient)
+        self._progress.start()
+        self._task = self._progress.add_task(self.label, total=self.total, count="", speed="")
 
     def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -8,6 +8,9 @@ bounds the last.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 MAX_SHOWN = 60  # characters of a key, name or value shown in a message
 MAX_LINE = 400  # characters of one message line
 
@@ -49,3 +52,41 @@ def one_line(message: str, limit: int = MAX_LINE) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 25] + f"... ({len(text)} characters)"
+
+
+class HugeNumber(float):
+    """A JSON number literal too long to be read exactly (Python refuses ints over 4,300 digits).
+
+    Its value is the nearest float (often infinite) so range checks fail as for any big number,
+    and it prints as ``a number of N digits`` instead of the digits.
+    """
+
+    digits: int = 0
+
+    def __str__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+    __repr__ = __str__
+
+
+def shown_number(value: float) -> str:
+    """A number as a message shows it: 3, not 3.0; 0.25 as 0.25."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def shown_value(value: Any) -> str:
+    """A value from a user's file as a message echoes it: short, quoted text, bounded JSON, 2.0 kept as 2.0."""
+    if isinstance(value, HugeNumber):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) < 60 else repr(value[:57] + "...")
+    if isinstance(value, (dict, list)):
+        try:
+            text = json.dumps(value)
+        except (ValueError, RecursionError):
+            text = "{...}" if isinstance(value, dict) else "[...]"
+        return text if len(text) < 60 else text[:57] + "..."
+    if isinstance(value, float):
+        text = f"{value:g}"
+        return text + ".0" if value.is_integer() and "e" not in text else text  # 2.0 stays 2.0, not 2
+    return repr(value) if isinstance(value, bool) or value is None else str(value)

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from sim_core import metrics
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.engine.simulation import DOWN, Checkpoint, Snapshot
-from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events, validate_data
+from sim_core.engine.simulation import Checkpoint
+from sim_core.engine.state import DOWN, Snapshot
+from sim_core.scenario import Balancer, Event, Node, Scenario, Workload, feasible_events
+from sim_core.scenario_file import validate_data
 
 CHECKPOINT_S = 10.0  # simulated seconds between checkpoints of the engine state
 CHECKPOINT_WALL_S = 1.0  # but at most one per this much wall time (fast speeds keep frames short)
@@ -166,10 +168,11 @@ class Session:
     def advance(self, seconds: float, steps: int, deadline: float = math.inf) -> list[Snapshot]:
         """Run ``steps`` engine steps covering ``seconds`` (s); stop early at ``deadline`` (perf_counter).
 
-        Behind the head of the run, the recorded steps are replayed instead (same numbers).
-        Returns the snapshots (also appended to ``history``); time not run is dropped.
+        Behind the head of the run, the recorded steps are replayed instead (same numbers), and the
+        history, which already holds them, shows up to the step replayed. Returns the snapshots;
+        time not run is dropped.
         """
-        if self.history.size < self.history._stored:
+        if not self.replaying and self.history.size < self.history._stored:
             self.history.truncate()
         t_end = self.sim.t + seconds
         if self.replaying:
@@ -188,8 +191,11 @@ class Session:
     def _step_to(self, end: float) -> Snapshot:
         live = not self.replaying
         snap = self.sim.step_to(end)
-        self.history.append(snap, self._sync_ids())
-        if live:
+        ids = self._sync_ids()
+        if not live:  # the history holds this step already (the same numbers): show up to it
+            self.history.set_limit(snap.t)
+        else:
+            self.history.append(snap, ids)
             self.step_ends.append(snap.t)
             self.head_t = snap.t
             now = time.perf_counter()

@@ -63,7 +63,7 @@ def window(qtbot, qt_settings, tmp_path):
     from PySide6.QtWidgets import QMessageBox
 
     from app.windows.main_window import MainWindow
-    from sim_core.scenario import resolve
+    from sim_core.scenario_file import resolve
 
     win = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path / "autosave")
     (tmp_path / "autosave").mkdir(exist_ok=True)

@@ -44,7 +44,7 @@ def main() -> int:
     from app.windows.kiosk import KioskWindow
     from app.windows.main_window import MainWindow, create_app
     from benchmarks.ui import big_scenario
-    from sim_core.scenario import resolve
+    from sim_core.scenario_file import resolve
 
     app = create_app()
     screen = app.primaryScreen().availableGeometry()

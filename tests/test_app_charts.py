@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QMessageBox
 from app.charts.heatstrip import FAILED_RGB, BinnedUtilization, canvas_order, heat_rgb, smoothed
 from app.panels.watch import watched
 from app.windows.main_window import MainWindow
-from sim_core.engine.simulation import DOWN, RESTARTING, UP
-from sim_core.scenario import resolve
+from sim_core.engine.state import DOWN, RESTARTING, UP
+from sim_core.scenario_file import resolve
 
 
 @pytest.fixture

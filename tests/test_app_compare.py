@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from app.canvas.layout import boxes_overlap
-from app.windows.compare import LESSONS, CompareWindow, lesson_pair
-from sim_core.engine.simulation import DOWN, UP
+from app.windows.compare import LESSONS, P99_ROWS, SCALING_LESSONS, CompareWindow, lesson_pair
+from sim_core.engine.state import DOWN, UP
+from sim_core.scenario_file import resolve
 
 FAULT_TOLERANCE = 3  # index in LESSONS
 
@@ -53,11 +54,12 @@ def check_readout(side, snaps: list) -> None:
         assert numbers[name] == pytest.approx(rate(snaps, name), abs=1e-9)
     assert numbers["lost_total"] == snap.lost_total
     assert numbers["availability"] == pytest.approx(snap.availability * 100.0)
-    assert f"${snap.cost_per_hour:.4f}/h" in side.title.text()  # the price is in the column's title
-    if np.isnan(snap.latency_p95):
-        assert np.isnan(numbers["p95"])
+    mean = snap.cost_total * 3600.0 / snap.t  # $/h over the run so far
+    assert f"${snap.cost_per_hour:.4f}/h (mean {mean:.4f})" in side.title.text()  # the price is in the title
+    if np.isnan(snap.latency_p99):
+        assert np.isnan(numbers["p99"])
     else:
-        assert numbers["p95"] == pytest.approx(snap.latency_p95 * 1e3)
+        assert numbers["p99"] == pytest.approx(snap.latency_p99 * 1e3)
 
 
 def test_both_sides_get_the_same_arrivals_and_show_the_failure(compare):
@@ -146,3 +148,42 @@ def test_one_dot_scale_legends_outside_and_seconds_on_the_time_axes(compare):
             if axis.isVisible():
                 assert axis.labelUnits == "s" and not axis.autoSIPrefix  # never "ms" on one side
     assert "offered" in compare.charts.plots[0][0].titleLabel.text
+
+
+WAVES = ("wave-fixed-7x1", "wave-autoscaled", "wave-vertical")
+
+
+def test_the_lesson_list_pairs_the_three_daily_waves_every_way():
+    pairs = {frozenset(pair[1:]) for pair in SCALING_LESSONS}
+    assert {frozenset((a, b)) for a in WAVES for b in WAVES if a != b} <= pairs
+
+
+@pytest.mark.parametrize(("left", "right"), [("wave-vertical", "wave-autoscaled"), ("wave-fixed-7x1", "wave-vertical"),
+                                             ("vertical-1cpu", "gain-concurrency")])
+def test_any_two_scenarios_side_by_side_show_p99_and_cost_per_hour(compare, left, right):
+    compare.show_pair(resolve(left), resolve(right))
+    snaps = [record_snapshots(compare.vertical), record_snapshots(compare.horizontal)]
+    run_until(compare, 50.0)  # past the vertical autoscaler's resizes at 15 and 45 s
+    if left.startswith("wave"):  # the three waves share their traffic and seed: the same requests
+        assert [s.offered_total for s in snaps[0]] == [s.offered_total for s in snaps[1]]
+    for c, side in enumerate(compare.sides):
+        assert side.ctrl.scenario.name == (left, right)[c]
+        check_readout(side, snaps[c])
+        assert side.readout.heads["p99"].text() == "p99 (ms)" and "p95" not in side.readout.labels
+    if left == "wave-vertical":  # resized 1 -> 2 -> 4 CPU: its price moved, so its mean is below its price now
+        title = compare.sides[0].title.text()
+        assert "$0.0464/h (mean 0.0" in title and "(mean 0.0464)" not in title
+
+
+def test_on_a_tall_screen_the_latency_chart_is_the_p99(qtbot, monkeypatch):
+    import app.windows.compare as compare_module
+
+    monkeypatch.setattr(compare_module, "TALL_SCREEN_PX", 0)  # the offscreen screen is 800 px tall
+    view = CompareWindow()
+    qtbot.addWidget(view)
+    view.show_pair(resolve("wave-vertical"), resolve("wave-autoscaled"))
+    run_until(view, 20.0)
+    assert view.charts.rows == P99_ROWS and "p99" in view.charts.plots[1][0].titleLabel.text
+    for c, ctrl in enumerate((view.vertical, view.horizontal)):
+        t, drawn = view.charts.curves[c]["p99"].getData()
+        assert t[-1] == pytest.approx(20.0) and drawn[-1] == pytest.approx(ctrl.history.last("p99_ms"))

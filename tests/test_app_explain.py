@@ -6,10 +6,13 @@ import math
 
 import pytest
 
+from app.panels.explain_panel import ms
 from app.windows.main_window import MainWindow
-from sim_core.scenario import builtin_names, resolve
+from sim_core.engine.scaling import ScalingSimulation
+from sim_core.scenario_file import builtin_names, resolve
 from sim_core.theory import availability
 from sim_core.theory import predict as theory
+from sim_core.theory.live_bands import LiveBands
 
 
 def ticks(win: MainWindow, count: int, tick_s: float = 0.05) -> None:
@@ -53,6 +56,32 @@ def test_readout_and_panel_show_band_and_theory_beside_the_measured_p99(window):
     assert low.getData()[0].size > 0 and (high.getData()[1] >= low.getData()[1]).all()
 
 
+def test_scrubbing_back_shows_the_bands_and_warmup_of_that_moment_then_play_goes_on(window):
+    window.clock.set_speed(20.0)
+    ticks(window, 60)  # about 24 s of the run
+    ex = window.explain
+    ctrl = window.ctrl
+    ends = list(ctrl.session.step_ends)
+    window.scrubber.step(-10.0)  # the Run slider's Alt+Shift+Left
+    t = ctrl.t
+    fresh = LiveBands()
+    sim = ScalingSimulation(resolve("horizontal-7x1"))
+    for end in ends[1:]:
+        if end <= t + 1e-9:
+            fresh.add(sim.step_to(end))
+    want = fresh.bands()
+    got = ex.explainer.bands
+    assert got.t == want.t and got.warmup_end_s == want.warmup_end_s > 0
+    assert got.p99.value == pytest.approx(want.p99.value, rel=1e-12)
+    assert got.p99.half_width == pytest.approx(want.p99.half_width, rel=1e-12)
+    assert ex.charts.warmup.isVisible() and ex.charts.warmup.value() == want.warmup_end_s
+    drawn = ex.charts.band_curves["p99"][0].getData()[0]
+    assert drawn.size > 1 and drawn.max() == pytest.approx(t)  # the band up to that moment, none after
+    ticks(window, 10)  # play on: the replayed steps carry the bands on
+    ex.explainer.refresh_now()
+    assert ex.explainer.bands.t == ctrl.t > t and ex.explainer.bands.p99.half_width > 0
+
+
 def test_a_failure_makes_the_theory_say_why_it_does_not_apply_then_the_smaller_cluster(window):
     ticks(window, 2)
     window.ctrl.toggle_node(window.ctrl.node_ids[2])
@@ -83,7 +112,9 @@ def test_n1_check_runs_off_the_frame_and_marks_the_canvas(window):
     assert ex.explainer.wait_n1(120)
     result = ex.explainer.n1_result
     assert result is not None and result.safe
-    assert ex.verdict.isVisible() and ex.verdict.text().startswith("N-1 safe: losing node-")
+    assert result.target_from.startswith("2.5 x ") and ex.panel.target_s() is None  # the default target
+    assert ex.verdict.isVisible() and ex.verdict.text().startswith(
+        f"N-1 safe (p99 target {ms(result.target_p99_s)}): losing node-")
     assert ex.panel.texts["verdict"] == result.verdict()
     ex.panel.n1_check.setChecked(False)
     assert not ex.verdict.isVisible()
@@ -95,8 +126,9 @@ def test_n1_on_the_single_server_is_not_safe(window):
     window.explain.panel.target.setValue(5.0)
     window.explain.panel.n1_check.setChecked(True)
     assert window.explain.explainer.wait_n1(60)
-    assert window.explain.verdict.text().startswith("N-1 NOT safe: losing node-1")
+    assert window.explain.verdict.text().startswith("N-1 NOT safe (p99 target 5.00 s): losing node-1")
     assert "availability 0.0%" in window.explain.panel.texts["verdict"]
+    assert "p99 target 5 s, set by the user" in window.explain.panel.texts["verdict"]
 
 
 def test_inspector_turns_random_failures_on_and_undo_turns_them_off(window):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sim_core.challenge import FAILED, MET, PENDING, Judge
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 
 def test_goals_panel_follows_the_live_verdicts_and_hides_without_goals(qtbot):

@@ -16,7 +16,8 @@ from app.main import main
 from app.screen import TOUCH_TARGET_MM, px_per_mm
 from app.windows.compare import LESSONS, lesson_pair
 from app.windows.kiosk import CAPTIONS, UNDO_LIMIT, KioskWindow, start_kiosk
-from sim_core.engine.simulation import DOWN, UP, Simulation, Snapshot
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import DOWN, UP, Snapshot
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 

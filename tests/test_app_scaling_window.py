@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.windows.main_window import MainWindow
 from sim_core.challenge import FAILED, MET, PENDING
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from app.windows.main_window import MainWindow
-from sim_core.engine.simulation import DOWN, RESTARTING, UP
+from sim_core.engine.state import DOWN, RESTARTING, UP
 
 
 def view_point(win: MainWindow, scene_point: QPointF):
@@ -104,7 +104,7 @@ def test_undoing_a_delete_puts_the_node_back_in_its_place(qtbot, window):
 
 
 def test_undoing_a_delete_of_one_of_few_nodes_keeps_its_utilization_curve_in_place(window):
-    from sim_core.scenario import resolve
+    from sim_core.scenario_file import resolve
 
     window.ctrl.replace(resolve("horizontal-7x1").model_copy(
         update={"nodes": resolve("horizontal-7x1").nodes[:3]}))  # one curve per node, coloured by place

@@ -9,8 +9,9 @@ import pytest
 
 from app.windows.main_window import MainWindow
 from sim_core.cli import main
-from sim_core.engine.simulation import DOWN, UP
-from sim_core.scenario import Scenario, load, resolve, save
+from sim_core.engine.state import DOWN, UP
+from sim_core.scenario import Scenario
+from sim_core.scenario_file import load, resolve, save
 from sim_core.session import Session
 
 

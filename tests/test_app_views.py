@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.canvas.layout import COMPACT_BOX, boxes_overlap, grid_positions
 from app.windows.main_window import MainWindow
-from sim_core.scenario import Node, Scenario, resolve
+from sim_core.scenario import Node, Scenario
+from sim_core.scenario_file import resolve
 
 
 def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_utilization_distribution(qtbot, qt_settings, tmp_path):

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.windows.main_window import MainWindow
 from app.windows.whatif import WhatIfDialog, parse_values
-from sim_core.scenario import resolve, validate_data
+from sim_core.scenario_file import resolve, validate_data
 from sim_core.sweep.background import BackgroundSweep
 from sim_core.sweep.results import aggregate
 from sim_core.sweep.runner import Sequential, run_sweep

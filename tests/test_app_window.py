@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QMessageBox
 from app.autosave import pending
 from app.charts.live import format_figure
 from app.windows.main_window import MainWindow, startup_window
-from sim_core.engine.simulation import DOWN, RESTARTING, UP
+from sim_core.engine.state import DOWN, RESTARTING, UP
 from sim_core.metrics import CSV_COLUMNS
-from sim_core.scenario import builtin_names, dumps, load, resolve
+from sim_core.scenario_file import builtin_names, dumps, load, resolve
 
 
 def run(win: MainWindow, seconds: float, tick_s: float = 0.05) -> list:

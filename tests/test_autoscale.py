@@ -9,10 +9,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim_core.engine.autoscale import HpaMemory, Observation, hpa_decide
+from sim_core.engine.autoscale import (
+    HpaMemory,
+    LadderMemory,
+    Observation,
+    hpa_decide,
+    ladder_recommendation,
+    vertical_decide,
+)
 from sim_core.engine.scaling import ScalingSimulation
-from sim_core.engine.simulation import DOWN, LOST, RESTARTING, SERVED, UP
-from sim_core.scenario import POLICIES, Autoscaler, validate_data
+from sim_core.engine.state import DOWN, LOST, RESTARTING, SERVED, UP
+from sim_core.scenario import POLICIES, Autoscaler
+from sim_core.scenario_file import validate_data
 
 
 def scaled(n=2, rate=5.0, shape=None, cpu_ms=100.0, hc=2.0, restart=5.0, ram_gb=4.0, cores=1, policy="round_robin",
@@ -199,6 +207,82 @@ def test_vertical_autoscaler_climbs_the_ladder_with_a_restart_each_time():
         assert (state == RESTARTING) == any(r < t < r + 3.0 - 1e-9 for r in restarts)
     sim.reset()
     assert sim.scenario.nodes[0].cores == 1 and sim.decisions == []
+
+
+def vertical(rate: float, cores: int = 1, shape=None, **autoscaler):
+    """One 1/2/4-CPU ladder server (3 s restart) under ``rate`` req/s of 100 ms requests."""
+    workload = {"rate": rate, "max_rate": 100.0, "cpu_time_ms": 100.0, "memory_mb": 10.0}
+    if shape:
+        workload["shape"] = shape
+    rung = {1: (1.0, 500.0, 0.0116), 2: (2.0, 1000.0, 0.0232), 4: (4.0, 2000.0, 0.0464)}[cores]
+    return validate_data({
+        "nodes": [{"name": "big", "cores": cores, "ram_gb": rung[0], "storage_gb": rung[1], "price_per_hour": rung[2],
+                   "restart_s": 3.0}],
+        "balancer": {"health_check_s": 1.0},
+        "workload": workload,
+        "autoscaler": {"kind": "vertical", "target_utilization": 0.8, "period_s": 10.0, **autoscaler},
+    })
+
+
+def test_vertical_goes_up_the_ladder_as_a_wave_rises_and_down_once_it_has_stayed_low():
+    wave = {"kind": "wave", "period_s": 1200.0, "amplitude": 0.8}  # 15 req/s, up to 27 at 300 s, 3 at 900 s
+    sim = ScalingSimulation(vertical(15.0, shape=wave, stabilization_s=60.0), seed=4)
+    snaps = list(sim.run(1200.0, dt=0.5))
+    assert all(conserved(s) for s in snaps)
+    moves = [(d.t, int(d.reason.split(": ")[-1].split(" -> ")[0]), d.actions[0].spec.cores) for d in sim.decisions]
+    ups = [(t, new) for t, old, new in moves if new > old]
+    downs = [(t, new) for t, old, new in moves if new < old]
+    assert [new for t, new in ups if t < 300.0] == [2, 4]  # up the ladder while the wave rises
+    assert all(t > 1000.0 for t, _ in ups[2:])  # and again only once it rises from the trough
+    assert downs and all(300.0 < t < 1000.0 for t, _ in downs) and downs[-1][1] == 1  # down once it has fallen
+    for (t0, _, _), (t1, old, new) in zip(moves, moves[1:], strict=False):
+        if new < old:
+            assert t1 - t0 >= 60.0 - 1e-9  # it stayed low for the whole stabilization window at that size
+    assert all("low for 60 s" in d.reason for d, (_, old, new) in zip(sim.decisions, moves, strict=True) if new < old)
+    restarts = [t for t, _, _ in moves]
+    for snap in snaps:  # each resize is a restart: out of rotation for exactly its 3 s
+        assert (snap.state[0] == RESTARTING) == any(r < snap.t < r + 3.0 - 1e-9 for r in restarts)
+    for r in restarts:  # ... and the requests that arrive meanwhile are turned away or lost
+        before = next(s for s in reversed(snaps) if s.t <= r + 1e-9)
+        after = next(s for s in snaps if s.t >= r + 3.0 - 1e-9)
+        assert after.rejected_total + after.lost_total > before.rejected_total + before.lost_total
+    node = sim.scenario.nodes[0]
+    assert (node.cores, node.price_per_hour) == {1: (1, 0.0116), 2: (2, 0.0232), 4: (4, 0.0464)}[moves[-1][2]]
+
+
+@pytest.mark.parametrize(("start", "resizes"), [(2, []), (1, [2])])
+def test_vertical_does_not_flap_under_a_steady_load(start, resizes):
+    # 9 req/s: 0.9 on 1 CPU (above the 0.8 target), 0.45 on 2 CPU; back on 1 CPU it would be 0.9 > 0.72
+    sim = ScalingSimulation(vertical(9.0, cores=start, stabilization_s=30.0), seed=2)
+    for snap in sim.run(1500.0, dt=1.0):
+        assert conserved(snap)
+    assert [d.actions[0].spec.cores for d in sim.decisions] == resizes
+
+
+def test_ladder_recommendation_keeps_a_tolerance_below_the_target():
+    config = Autoscaler(kind="vertical", target_utilization=0.8, tolerance=0.1)
+    assert ladder_recommendation(config, 1, 0.81) == 2 and ladder_recommendation(config, 4, 0.95) == 4
+    assert ladder_recommendation(config, 2, 0.38) == 2  # 0.76 on 1 CPU: under 0.8 but not under 0.72
+    assert ladder_recommendation(config.model_copy(update={"tolerance": 0.0}), 2, 0.38) == 1
+    assert ladder_recommendation(config, 2, 0.30) == 1  # 0.60 on 1 CPU
+    assert ladder_recommendation(config, 4, 0.20) == 2  # 0.80 on 1 CPU is too much; 0.40 on 2
+    assert ladder_recommendation(config, 4, 0.05) == 1
+    assert ladder_recommendation(config, 2, math.nan) == 2
+
+
+@pytest.mark.parametrize(("utilizations", "expected"), [
+    ((0.05, 0.05, 0.2, 0.05, 0.05, 0.05, 0.05), [(30, 2), (60, 1)]),  # the window's highest (2), then a new window
+    ((0.05, 0.5, 0.05, 0.05, 0.05, 0.05, 0.05), [(60, 1)]),  # a busy period (4 CPU) holds it until 30 s after
+])
+def test_vertical_scale_down_waits_a_whole_window_and_takes_its_highest_recommendation(utilizations, expected):
+    config = Autoscaler(kind="vertical", target_utilization=0.8, tolerance=0.1, period_s=10.0, stabilization_s=30.0)
+    memory, cores, log = LadderMemory(), 4, []
+    for k, utilization in enumerate(utilizations, start=1):
+        resizes, memory = vertical_decide(config, memory, 10.0 * k, [("big", cores, utilization)])
+        for resize in resizes:
+            cores = resize.rung.cores
+            log.append((10 * k, cores))
+    assert log == expected
 
 
 @pytest.mark.parametrize(("ready", "utilization", "expected"), [

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from sim_core.engine import failures
-from sim_core.engine.simulation import UP, Simulation
-from sim_core.scenario import ScenarioError, resolve, validate_data
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import UP
+from sim_core.scenario import ScenarioError
+from sim_core.scenario_file import resolve, validate_data
 from sim_core.theory import availability, confidence
 
 

@@ -18,7 +18,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 EXE = "scalelab.exe" if sys.platform == "win32" else "scalelab"
 
-pytestmark = [pytest.mark.bundle, pytest.mark.timeout(1500)]  # the build alone took 5 min under load
+# the build alone took 5 min under load; the "aot" group keeps the kernel library built by one xdist worker
+pytestmark = [pytest.mark.bundle, pytest.mark.timeout(1500), pytest.mark.xdist_group("aot")]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from sim_core import cli
 from sim_core.challenge import FAILED, MET, PENDING, Judge, check_rules, judge_run
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import builtin_names, builtin_path, dumps, load, validate_data
+from sim_core.scenario_file import builtin_names, builtin_path, dumps, load, validate_data
 
 DT = 1.0  # the engine draws the same requests whatever the step; a coarse step keeps these runs cheap
 

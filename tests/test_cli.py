@@ -13,7 +13,7 @@ import pytest
 
 from sim_core.cli import main
 from sim_core.metrics import CSV_COLUMNS
-from sim_core.scenario import builtin_names, builtin_path, resolve
+from sim_core.scenario_file import builtin_names, builtin_path, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sim_core.cli import main
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 from sim_core.theory import predict as theory
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import reference_des
 
-from sim_core.engine.simulation import DOWN, LOST, SERVED, Simulation
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import DOWN, LOST, SERVED
 from sim_core.engine.trace import Trace
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload
 from sim_core.theory import predict as theory

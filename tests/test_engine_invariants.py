@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim_core.engine.simulation import UP, Simulation
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import UP
 from sim_core.scenario import POLICIES, Balancer, Event, Node, Scenario, Workload
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

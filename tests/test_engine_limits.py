@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 from sim_core.engine.limits import MAX_HELD, MIN_HELD, held_limit
-from sim_core.engine.simulation import (
-    IN_SYSTEM,
-    REJECTED,
-    SERVED,
-    Simulation,
-    params_from_scenario,
-    params_with_nodes,
-    service_capacity_rps,
-)
-from sim_core.progress import RunProgress
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import IN_SYSTEM, REJECTED, SERVED, params_from_scenario, params_with_nodes
+from sim_core.engine.step import service_capacity_rps
+from sim_core.progress import ProgressBar
 from sim_core.scenario import Balancer, Event, Node, Scenario, Workload
 
 
@@ -159,11 +153,11 @@ class FakeTerminal(io.StringIO):
 
 def test_the_progress_bar_shows_on_a_terminal_only():
     shown = FakeTerminal()
-    with RunProgress(100.0, stream=shown, delay_s=0.0) as progress:
+    with ProgressBar("run", "sim s", 100.0, stream=shown) as progress:
         for t in range(1, 101, 10):
             progress.update(float(t))
     assert "sim s" in shown.getvalue() and "/100 sim s" in shown.getvalue()
     piped = io.StringIO()
-    with RunProgress(100.0, stream=piped, delay_s=0.0) as progress:
+    with ProgressBar("run", "sim s", 100.0, stream=piped) as progress:
         progress.update(50.0)
     assert piped.getvalue() == ""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_core.engine.simulation import DOWN, LOST, REJECTED, RESTARTING, SERVED, UP, Simulation
+from sim_core.engine.simulation import Simulation
+from sim_core.engine.state import DOWN, LOST, REJECTED, RESTARTING, SERVED, UP
 from sim_core.engine.trace import Trace, load_trace
-from sim_core.scenario import Balancer, Node, ScenarioError, validate_data
+from sim_core.scenario import Balancer, Node, ScenarioError
+from sim_core.scenario_file import validate_data
 
 
 def scenario(n=3, cores=1, ram_gb=64.0, rate=10.0, cpu_ms=100.0, policy="round_robin", hc=2.0, restart=5.0,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim_core.cli import main
-from sim_core.scenario import load
+from sim_core.scenario_file import load
 
 SCENARIO_CASES = max(1400, settings.default.max_examples)
 TRACE_CASES = max(600, settings.default.max_examples // 2)

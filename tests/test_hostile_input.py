@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sim_core.cli import main
-from sim_core.scenario import builtin_path, load
+from sim_core.scenario_file import builtin_path, load
 
 REPO = Path(__file__).resolve().parent.parent
 SCALELAB = [sys.executable, "-c", "import sys; from app.main import main; sys.exit(main())"]
@@ -204,7 +204,7 @@ def test_a_device_or_fifo_target_is_refused_and_left_alone(capsys, tmp_path):
 
 
 def test_saving_keeps_the_targets_mode_and_new_files_get_the_umask_default(capsys, tmp_path):
-    from sim_core.scenario import save
+    from sim_core.scenario_file import save
 
     scenario = load(builtin_path("vertical-1cpu"))
     kept = tmp_path / "kept.json"
@@ -226,7 +226,7 @@ def test_saving_keeps_the_targets_mode_and_new_files_get_the_umask_default(capsy
 
 
 def test_saving_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
-    from sim_core.scenario import save
+    from sim_core.scenario_file import save
 
     scenario = load(builtin_path("vertical-1cpu"))
     real = tmp_path / "real" / "s.json"
@@ -267,7 +267,7 @@ def test_sigterm_mid_save_removes_the_temporary_file_and_keeps_the_old_one(tmp_p
 def test_stale_temporary_files_of_a_killed_save_go_on_the_next_save(tmp_path):
     import signal
 
-    from sim_core.scenario import save
+    from sim_core.scenario_file import save
 
     target = tmp_path / "s.json"
     target.write_text("old\n")

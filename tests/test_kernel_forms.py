@@ -14,9 +14,10 @@ import pytest
 
 from sim_core.engine import kernel
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.xdist_group("aot")  # one xdist worker builds the kernel library (see conftest)
 
 
 POLICIES = ("round_robin", "random", "weighted", "least_connections", "power_of_two")

@@ -47,7 +47,7 @@ import json, os, sys, tempfile
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtCore import QSettings
 from app.windows.main_window import MainWindow, create_app
-from sim_core.scenario import load
+from sim_core.scenario_file import load
 
 app = create_app()
 folder = tempfile.mkdtemp()

@@ -7,7 +7,7 @@ import pytest
 
 from sim_core.engine.simulation import Simulation
 from sim_core.metrics import History
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 
 def test_history_rates_are_the_engine_counts_over_the_last_second():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import Node, resolve
+from sim_core.scenario import Node
+from sim_core.scenario_file import resolve
 from sim_core.theory import n_minus_one
 
 
@@ -23,12 +24,17 @@ def running(scenario, seconds: float = 30.0, seed: int = 1) -> Simulation:
     return sim
 
 
-def test_seven_nodes_at_50_per_second_are_n_minus_one_safe():
-    result = n_minus_one.check(running(at_rate("horizontal-7x1", 50.0)))
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_seven_nodes_at_50_per_second_are_n_minus_one_safe(seed):
+    result = n_minus_one.check(running(at_rate("horizontal-7x1", 50.0), seed=seed))
     assert result.safe
     assert len(result.losses) == 7 and {x.name for x in result.losses} == {f"node-{i}" for i in range(1, 8)}
     assert all(x.p99_s <= result.target_p99_s and x.rejected == 0 and x.lost > 0 for x in result.losses)
-    assert result.verdict().startswith("N-1 safe")
+    # the default target: 2.5 x the p99 of the same 60 s with every node up (E7/M/1: about 1 s)
+    healthy = result.healthy
+    assert healthy.name == n_minus_one.HEALTHY and healthy.lost == 0 and 0.6 < healthy.p99_s < 2.0
+    assert result.target_p99_s == n_minus_one.HEALTHY_FACTOR * healthy.p99_s
+    assert result.verdict().startswith(f"N-1 safe (p99 target {result.target_p99_s:.3g} s, 2.5 x ")
 
 
 def test_seven_nodes_at_65_per_second_are_not_safe_and_the_verdict_names_the_p99():
@@ -54,7 +60,7 @@ def test_the_check_leaves_the_run_as_it_was():
     checked, untouched = running(sc), running(sc)
     calls = []
     n_minus_one.check(checked, horizon_s=20.0, progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(i, 7) for i in range(1, 8)]
+    assert calls == [(i, 8) for i in range(1, 9)]  # one fork per node, and one with every node up
     a, b = checked.step(5.0), untouched.step(5.0)
     assert np.array_equal(a.latencies, b.latencies) and a.served_total == b.served_total
     assert np.array_equal(checked.node_state, untouched.node_state)
@@ -83,3 +89,25 @@ def test_heterogeneous_cluster_names_the_big_node_as_the_weak_spot():
 def test_a_tight_target_fails_even_a_light_load(target):
     result = n_minus_one.check(running(at_rate("horizontal-7x1", 10.0)), horizon_s=20.0, target_p99_s=target)
     assert not result.safe
+
+
+def test_the_default_target_follows_the_workload_where_a_fixed_one_would_not():
+    # the slide's cluster with 1 ms requests at 5,800 req/s: without a node, six at 97% load
+    sc = at_rate("horizontal-7x1", 5800.0)
+    sc = sc.model_copy(update={"workload": sc.workload.model_copy(update={"cpu_time_ms": 1.0, "memory_mb": 0.01,
+                                                                          "max_rate": 6000.0})})
+    sim = running(sc, seconds=5.0)
+    result = n_minus_one.check(sim, horizon_s=20.0)
+    assert result.healthy.p99_s < 0.05 and result.target_p99_s < 0.125  # milliseconds, not seconds
+    assert not result.safe and result.weak_spot.rejected == 0 and result.weak_spot.p99_s > result.target_p99_s
+    assert n_minus_one.check(sim, horizon_s=20.0, target_p99_s=2.5).safe  # a fixed 2.5 s would call it safe
+
+
+def test_a_scenario_with_a_p99_goal_is_held_to_it_and_a_target_set_by_the_user_wins():
+    sc = resolve("challenge-2-cheapest-50")
+    goal = min(g.at_most for g in sc.goals.targets if g.metric == "p99_ms") / 1000.0
+    assert n_minus_one.default_target(sc, 1.0) == (goal, "the scenario's p99 goal")
+    result = n_minus_one.check(running(sc, seconds=10.0), horizon_s=20.0)
+    assert result.target_p99_s == goal and "the scenario's p99 goal" in result.verdict()
+    mine = n_minus_one.check(running(sc, seconds=10.0), horizon_s=20.0, target_p99_s=30.0)
+    assert mine.target_p99_s == 30.0 and "p99 target 30 s, set by the user" in mine.verdict()

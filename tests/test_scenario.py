@@ -10,12 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim_core.scenario import (
+from sim_core.scenario import MAX_NODES, Node, Scenario, ScenarioError
+from sim_core.scenario_file import (
     DEFAULT_SCENARIO,
-    MAX_NODES,
-    Node,
-    Scenario,
-    ScenarioError,
     builtin_names,
     builtin_path,
     dumps,

@@ -9,8 +9,8 @@ import pytest
 
 from sim_core import metrics
 from sim_core.cli import main
-from sim_core.engine.simulation import DOWN, UP
-from sim_core.scenario import load, resolve, save
+from sim_core.engine.state import DOWN, UP
+from sim_core.scenario_file import load, resolve, save
 from sim_core.session import Session
 
 STEP = 0.05
@@ -131,6 +131,18 @@ def test_scrub_back_shows_the_moment_and_playing_on_repeats_the_run():
     play(session, 70.0)  # replays the recorded steps and actions
     assert snapshot_view(session) == final
     assert session.node_state(session.id_by_name("node-8")) == UP
+
+
+def test_replaying_part_of_the_run_then_jumping_to_the_newest_keeps_every_sample():
+    session = record_clicks()
+    h = session.history
+    recorded = {name: h.column(name).copy() for name in ("t", "p99_ms", "served_total")}
+    session.jump(30.0)
+    play(session, 45.0)  # replays part of the recorded run, then stops short of its newest moment
+    assert h.column("t")[-1] == pytest.approx(45.0, abs=0.1)
+    session.jump(session.head_t)  # "Newest"
+    for name, column in recorded.items():
+        assert np.array_equal(h.column(name), column, equal_nan=True), name
 
 
 def test_an_action_in_the_past_starts_a_branch_that_can_be_undone():

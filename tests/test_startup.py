@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow
 from app.main import warm_up_after_first_frame
 from sim_core.engine import kernel
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 
 
 def test_the_window_loads_the_kernel_only_after_its_first_frame(qapp, qtbot, monkeypatch):

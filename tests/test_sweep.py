@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim_core.cli import main
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 from sim_core.sweep.command import BUILTIN_SWEEPS, builtin_sweeps
 from sim_core.sweep.points import build_scenario, grid_points, listed_points, seed_for
 from sim_core.sweep.results import RUN_COLUMNS, aggregate, mean_ci95, t975

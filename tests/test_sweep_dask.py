@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim_core.cli import main
-from sim_core.scenario import resolve
+from sim_core.scenario_file import resolve
 from sim_core.sweep.runner import DaskBackend, Sequential, close_client, local_client, run_sweep
 from sim_core.sweep.spec import validate_spec
 

@@ -12,17 +12,8 @@ import numpy as np
 import pytest
 
 from sim_core.engine.simulation import Simulation
-from sim_core.scenario import (
-    Balancer,
-    ConstantShape,
-    Node,
-    RampShape,
-    Scenario,
-    StepShape,
-    WaveShape,
-    Workload,
-    resolve,
-)
+from sim_core.scenario import Balancer, ConstantShape, Node, RampShape, Scenario, StepShape, WaveShape, Workload
+from sim_core.scenario_file import resolve
 from sim_core.theory import confidence
 from sim_core.theory import predict as theory
 

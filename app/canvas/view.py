@@ -39,7 +39,7 @@ from app.canvas.layout import (
     straight_routes,
 )
 from app.controller import SimController
-from sim_core.engine.simulation import DOWN, RESTARTING, UP
+from sim_core.engine.state import DOWN, RESTARTING, UP
 from sim_core.scenario import Node
 
 BACKGROUND = QColor("#f4f6f8")

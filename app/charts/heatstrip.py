@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QFont
 
-from sim_core.engine.simulation import DOWN, RESTARTING
+from sim_core.engine.state import DOWN, RESTARTING
 
 BIN_S = 1.0  # seconds per heat-strip column
 SMOOTH_S = 5.0  # each cell shows the mean over the last SMOOTH_S seconds (one-second means flicker)

@@ -53,12 +53,20 @@ class ChartOverlay:
         self.warmup.hide()
         charts.latency.addItem(self.warmup, ignoreBounds=True)
         explainer.changed.connect(self.refresh)
-        explainer.ctrl.sim_reset.connect(self.clear)
+        explainer.ctrl.sim_reset.connect(self.rewind)
         explainer.ctrl.scenario_replaced.connect(self.clear)
 
     def clear(self) -> None:
         for samples in self.samples.values():
             samples.clear()
+        self.refresh()
+
+    def rewind(self) -> None:
+        """The run moved to another moment: keep the bands drawn up to it, drop the later ones."""
+        t = self.ex.ctrl.t
+        for samples in self.samples.values():
+            while samples and samples[-1][0] > t + 1e-9:
+                samples.pop()
         self.refresh()
 
     def refresh(self) -> None:
@@ -155,7 +163,7 @@ class CanvasVerdict(QLabel):
             colour = "#2e7d32" if result.safe else "#c62828"
             worst = result.weak_spot
             head = "N-1 safe" if result.safe else "N-1 NOT safe"
-            text = f"{head}: losing {worst.name} gives p99 {ms(worst.p99_s)}" + (
+            text = f"{head} (p99 target {ms(result.target_p99_s)}): losing {worst.name} gives p99 {ms(worst.p99_s)}" + (
                 f", {100 * worst.rejected_share:.1f}% rejected" if worst.rejected else "")
             if ex.n1_running:
                 text += " (updating)"

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.explain import Explainer
+from sim_core.theory import n_minus_one
 from sim_core.theory.availability import format_duration
 
 
@@ -108,11 +109,15 @@ class ExplainPanel(QScrollArea):
         self.n1_check = QCheckBox("Check N-1")
         self.n1_check.setToolTip("For each node: fork the run, fail that node, simulate the next 60 s")
         self.target = QDoubleSpinBox()
-        self.target.setRange(0.01, 600.0)
+        self.target.setRange(0.0, 600.0)  # 0 shows "default"
         self.target.setDecimals(2)
         self.target.setSuffix(" s")
-        self.target.setValue(explainer.target_p99_s)
+        self.target.setSpecialValueText("default")
+        self.target.setValue(explainer.target_p99_s or 0.0)
         self.target.setAccessibleName("p99 target")
+        self.target.setToolTip(
+            "The p99 each fork must keep over the next 60 s. Default: the scenario's own p99 goal, or else "
+            f"{n_minus_one.HEALTHY_FACTOR:g} x the p99 of the same 60 s with every node up (the same requests)")
         row.addWidget(self.n1_check)
         row.addWidget(QLabel("p99 target"))
         row.addWidget(self.target)
@@ -128,18 +133,23 @@ class ExplainPanel(QScrollArea):
         column.addStretch(1)
 
         self.texts: dict[str, str] = {}
-        self.n1_check.toggled.connect(lambda on: explainer.set_n1(on, self.target.value()))
+        self.n1_check.toggled.connect(lambda on: explainer.set_n1(on, self.target_s()))
         self.target.valueChanged.connect(self._target_changed)
         explainer.changed.connect(self.refresh)
         explainer.n1_progress.connect(self._progress)
         explainer.n1_finished.connect(lambda _r: self.refresh())
         self.refresh()
 
-    def _target_changed(self, value: float) -> None:
+    def target_s(self) -> float | None:
+        """The p99 target the box sets (s), or None for the default."""
+        value = self.target.value()
+        return None if value == self.target.minimum() else value
+
+    def _target_changed(self, _value: float) -> None:
         if self.ex.n1_enabled:
-            self.ex.set_n1(True, value)
+            self.ex.set_n1(True, self.target_s())
         else:
-            self.ex.target_p99_s = value
+            self.ex.target_p99_s = self.target_s()
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -191,7 +201,10 @@ class ExplainPanel(QScrollArea):
             self._set("blast", self.blast, f"{report.names[worst]}: {100 * report.blast_share[worst]:.0f}% of "
                       f"capacity, about {report.lost_per_failure[worst]:.3g} requests lost per failure")
         if not ex.n1_enabled:
-            text = "Off. Turn it on to fail each node in a copy of the run and look 60 s ahead."
+            text = ("Off. Turn it on to fail each node in a copy of the run and look 60 s ahead. p99 target: "
+                    + ("the default (the scenario's p99 goal, or else "
+                       f"{n_minus_one.HEALTHY_FACTOR:g} x the p99 with every node up)"
+                       if ex.target_p99_s is None else f"{ex.target_p99_s:g} s"))
         elif ex.n1_result is None:
             text = "Checking..."
         else:

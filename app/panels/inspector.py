@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 
 from app.controller import SimController
 from app.panels.failure_editor import FailureEditor
-from sim_core.engine.simulation import DOWN, STATE_NAMES
-from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioError, Workload, field_range
+from sim_core.engine.state import DOWN, STATE_NAMES
+from sim_core.scenario import POLICIES, SHAPE_KINDS, Balancer, Node, ScenarioError, Workload
+from sim_core.scenario_file import field_range
 
 SLIDER_STEPS = 1000
 

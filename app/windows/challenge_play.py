@@ -19,8 +19,9 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSi
 from app.controller import SimController
 from app.panels.goals import GoalsPanel, ResultCard
 from sim_core.challenge import Verdict, check_rules, finish, max_cost_per_hour
-from sim_core.engine.simulation import DOWN, RESTARTING
-from sim_core.scenario import POLICIES, SLIDE_LADDER, Autoscaler, Node, Scenario, builtin_names, resolve
+from sim_core.engine.state import DOWN, RESTARTING
+from sim_core.scenario import POLICIES, SLIDE_LADDER, Autoscaler, Node, Scenario
+from sim_core.scenario_file import builtin_names, resolve
 
 HEALTH_CHECKS_S = (3.0, 2.0, 1.0, 0.5)
 TICK_MS = 50

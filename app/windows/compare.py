@@ -25,9 +25,10 @@ from app.canvas.view import ClusterScene, ClusterView, DotScale
 from app.charts.live import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
 from app.controller import SPEEDS, SimClock, SimController
 from app.screen import available, place
-from sim_core.engine.simulation import DOWN
+from sim_core.engine.state import DOWN
 from sim_core.metrics import RATE_NAMES
-from sim_core.scenario import Event, Scenario, resolve
+from sim_core.scenario import Event, Scenario
+from sim_core.scenario_file import resolve
 
 LESSONS = (  # title, vertical built-in, horizontal built-in
     ("The slide: 50 req/s on 1 × 4 CPU or 7 × 1 CPU", "vertical-4cpu", "horizontal-7x1"),
@@ -40,6 +41,8 @@ SCALING_LESSONS = (  # the comparison window's further pairs (too long for the k
     ("The daily wave: one server scaled up the ladder, or an autoscaled cluster (600 s)",
      "wave-vertical", "wave-autoscaled"),
     ("The daily wave: seven fixed servers, or an autoscaled cluster (600 s)", "wave-fixed-7x1", "wave-autoscaled"),
+    ("The daily wave: one server scaled up the ladder, or seven fixed servers (600 s)",
+     "wave-vertical", "wave-fixed-7x1"),
 )
 ROWS = (  # title, unit, curves: (history key, label)
     ("Requests/s", "req/s", (("offered", "offered"), ("served", "served"), ("rejected", "rejected"),
@@ -48,6 +51,7 @@ ROWS = (  # title, unit, curves: (history key, label)
     ("Availability, last 10 s", "%", (("availability", "availability"),)),
 )
 SHORT_ROWS = (ROWS[0], ROWS[2])  # below TALL_SCREEN_PX: two charts per side, each tall enough to read
+P99_ROWS = (ROWS[0], ("Latency p99, last 10 s", "ms", (("p99", "p99"),)), ROWS[2])  # the comparison window's
 TALL_SCREEN_PX = 900
 
 
@@ -143,6 +147,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
             rates = h.rates()
             series = {name: rates[name][k:] for name in RATE_NAMES}
             series["p95"] = h.column("p95_ms")[k:]
+            series["p99"] = h.column("p99_ms")[k:]
             series["availability"] = h.column("availability_pct")[k:]
             for key, curve in self.curves[c].items():
                 curve.setData(t, series[key], connect="finite")
@@ -160,7 +165,8 @@ class CompareCharts(pg.GraphicsLayoutWidget):
 
 
 class ClusterSide(QWidget):
-    """One column of the comparison: title, canvas, big figures and a fail/recover button."""
+    """One column of the comparison: title (with the cost per hour now and the run's mean), canvas,
+    big figures and a fail/recover button."""
 
     KEYS = ("served", "rejected", "lost", "p95", "availability", "lost_total")  # the price is in the title
 
@@ -211,6 +217,9 @@ class ClusterSide(QWidget):
         kind = "Vertical" if len(nodes) == 1 else "Horizontal"
         price = sum(n.price_per_hour for n in nodes)
         text = f"{kind}: {len(nodes)} × {nodes[0].spec_label()}, ${price:.4f}/h"
+        snap = self.ctrl.last
+        if snap is not None and snap.t > 0:
+            text += f" (mean {snap.cost_total * 3600.0 / snap.t:.4f})"
         if self.title.text() != text:
             self.title.setText(text)
         name = self.ctrl.node(self.target()).name
@@ -225,6 +234,7 @@ class Comparison(QWidget):
     shared ``charts``. The comparison window and the kiosk lay these out in their own ways."""
 
     side_keys = ClusterSide.KEYS
+    tall_rows = ROWS  # the charts on screens at least TALL_SCREEN_PX tall
 
     def __init__(self, parent: QWidget | None = None, flags: Qt.WindowType = Qt.WindowType.Widget):
         super().__init__(parent, flags)
@@ -242,8 +252,8 @@ class Comparison(QWidget):
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
 
     def chart_rows(self) -> tuple:
-        """The charts of each side (``ROWS`` entries): all three on screens at least TALL_SCREEN_PX tall, else two."""
-        return ROWS if available(self).height() >= TALL_SCREEN_PX else SHORT_ROWS
+        """The charts of each side: ``tall_rows`` on screens at least TALL_SCREEN_PX tall, else two."""
+        return self.tall_rows if available(self).height() >= TALL_SCREEN_PX else SHORT_ROWS
 
     lessons = LESSONS  # what ``load_lesson`` indexes
 
@@ -266,7 +276,14 @@ class Comparison(QWidget):
 
 
 class CompareWindow(Comparison):
-    """The comparison view: a lesson picker, play/pause/reset/speed, two cluster columns and shared charts."""
+    """The comparison view: a lesson picker, play/pause/reset/speed, two cluster columns and shared charts.
+
+    Each side shows its p99 under its cost per hour (its title: now, and the run's mean so far), so
+    the daily-wave pairs compare what each way of scaling costs against the latency it gives.
+    """
+
+    side_keys = ("served", "rejected", "lost", "p99", "availability", "lost_total")
+    tall_rows = P99_ROWS
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, Qt.WindowType.Window)

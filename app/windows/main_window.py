@@ -41,16 +41,8 @@ from app.panels.overload_banner import OverloadBanner
 from app.panels.watch import WatchPanel
 from app.screen import keep_on_screen, place
 from sim_core.safe_io import atomic_writer, shown
-from sim_core.scenario import (
-    DEFAULT_SCENARIO,
-    Node,
-    Scenario,
-    ScenarioError,
-    builtin_names,
-    dumps,
-    load,
-    resolve,
-)
+from sim_core.scenario import Node, Scenario, ScenarioError
+from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, dumps, load, resolve
 
 SLIDE_SCENARIOS = (  # toolbar button text, built-in name
     ("1 CPU", "vertical-1cpu"), ("2 CPU", "vertical-2cpu"), ("4 CPU", "vertical-4cpu"), ("7 × 1 CPU", "horizontal-7x1"),

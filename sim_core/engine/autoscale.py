@@ -21,7 +21,10 @@ Horizontal rule (``hpa_decide``), following the Kubernetes Horizontal Pod Autosc
   nodes more per period; then the count is clamped to ``min_nodes``..``max_nodes``.
 
 Vertical rule (``vertical_decide``): a node whose utilization over a whole period in rotation
-is above ``target_utilization`` is resized to the next larger rung of the ladder.
+is above ``target_utilization`` is resized to the next larger rung of the ladder. It goes down
+the ladder once, for the whole ``stabilization_s`` since it got its size, every period has
+recommended a smaller rung: the smallest at which the same work stays under target x (1 -
+``tolerance``); it takes the highest of those recommendations.
 """
 
 from __future__ import annotations
@@ -154,17 +157,59 @@ def next_rung(ladder: list[Rung], cores: int) -> Rung | None:
     return None
 
 
-def vertical_decide(config: Autoscaler, t: float, nodes: list[tuple[str, int, float]]) -> list[Resize]:
-    """Resizes for the nodes (name, cores, utilization over the last period, NaN when not in
-    rotation all period) whose utilization is above ``target_utilization``."""
+def ladder_recommendation(config: Autoscaler, cores: int, utilization: float) -> int:
+    """The cores one period recommends for a node of ``cores`` at ``utilization`` (0..1, NaN: hold).
+
+    Above ``target_utilization``: the next rung up. Otherwise the smallest rung below at which the
+    same work would keep it at or under target x (1 - ``tolerance``), so that the resize cannot
+    itself push it over the target; else its own size.
+    """
+    if math.isnan(utilization):
+        return cores
+    if utilization > config.target_utilization:
+        rung = next_rung(config.ladder, cores)
+        return cores if rung is None else rung.cores
+    limit = config.target_utilization * (1.0 - config.tolerance)
+    fits = [r.cores for r in config.ladder if r.cores < cores and utilization * cores / r.cores <= limit + EPS]
+    return min(fits, default=cores)
+
+
+@dataclass(frozen=True)
+class LadderMemory:
+    """Per node name: since when (s) it has had its size, and the ladder recommendations (t, cores)
+    of the last stabilization window at that size, oldest first."""
+
+    since: tuple[tuple[str, float], ...] = ()
+    recommendations: tuple[tuple[str, tuple[tuple[float, int], ...]], ...] = ()
+
+
+def vertical_decide(config: Autoscaler, memory: LadderMemory, t: float,
+                    nodes: list[tuple[str, int, float]]) -> tuple[list[Resize], LadderMemory]:
+    """One evaluation of the vertical autoscaler at ``t`` (s) for the nodes (name, cores, utilization
+    over the last period, NaN when not in rotation all period); returns the resizes and the new memory.
+
+    Up the ladder at once when a period is above the target; down only when the node has had its
+    size for ``stabilization_s`` and every recommendation of that window says smaller (to the highest
+    of them), so a steady load does not flap.
+    """
+    since, history = dict(memory.since), dict(memory.recommendations)
+    window_s = config.stabilization_s
     resizes = []
     for name, cores, utilization in nodes:
-        if math.isnan(utilization) or utilization <= config.target_utilization:
+        start = since.setdefault(name, t - config.period_s)  # first seen: observed over the last period
+        rec = ladder_recommendation(config, cores, utilization)
+        window = (*(x for x in history.get(name, ()) if x[0] > t - window_s - EPS), (t, rec))
+        history[name] = window
+        if rec > cores:
+            reason = (f"{name} utilization {utilization:.2f} > target {config.target_utilization:.2f}: "
+                      f"{cores} -> {rec} CPU (restarts)")
+        elif rec < cores and t - start >= window_s - EPS and max(r for _, r in window) < cores:
+            rec = max(r for _, r in window)
+            limit = config.target_utilization * (1.0 - config.tolerance)
+            reason = (f"{name} low for {window_s:g} s (utilization {utilization:.2f}, {utilization * cores / rec:.2f} "
+                      f"on {rec} CPU <= {limit:.2f}, the target less the tolerance): {cores} -> {rec} CPU (restarts)")
+        else:
             continue
-        rung = next_rung(config.ladder, cores)
-        if rung is None:
-            continue
-        reason = (f"{name} utilization {utilization:.2f} > target {config.target_utilization:.2f}: "
-                  f"{cores} -> {rung.cores} CPU (restarts)")
-        resizes.append(Resize(t, name, rung, reason))
-    return resizes
+        resizes.append(Resize(t, name, next(r for r in config.ladder if r.cores == rec), reason))
+        since[name], history[name] = t, ()
+    return resizes, LadderMemory(tuple(since.items()), tuple(history.items()))

@@ -5,7 +5,7 @@ at the start of each step, removes the draining nodes that hold no request any m
 ``autoscaler.period_s`` seconds have passed since its last evaluation, measures that period and
 carries out the decision of ``sim_core.engine.autoscale``: adding copies of the template (they boot for
 ``restart_s``, then pass a health check before they get traffic), draining nodes to remove them,
-or resizing a node to the next ladder rung (a restart). Each decision that changes something is
+or resizing a node up or down the ladder (a restart). Each decision that changes something is
 kept in ``decisions`` (a ``ScaleRecord``: time, reason, actions) and as timeline Events with
 their reason in ``scaling_events``.
 
@@ -28,8 +28,10 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from sim_core.challenge import Judge
-from sim_core.engine.autoscale import Decision, HpaMemory, Observation, hpa_decide, vertical_decide
-from sim_core.engine.simulation import DOWN, UP, Checkpoint, Simulation, Snapshot, drain_node, drained_at
+from sim_core.engine.autoscale import Decision, HpaMemory, LadderMemory, Observation, hpa_decide, vertical_decide
+from sim_core.engine.simulation import Checkpoint, Simulation
+from sim_core.engine.state import DOWN, UP, Snapshot
+from sim_core.engine.step import drain_node, drained_at
 from sim_core.scenario import Event, Node, Scenario, ScenarioError
 
 MAX_NAME = 40  # Node.name's limit
@@ -78,6 +80,7 @@ class _Controller:
     """
 
     memory: HpaMemory = field(default_factory=HpaMemory)
+    ladder: LadderMemory = field(default_factory=LadderMemory)
     start: float = 0.0
     busy: dict[str, float] = field(default_factory=dict)
     ready_s: dict[str, float] = field(default_factory=dict)
@@ -275,7 +278,8 @@ class ScalingSimulation(Simulation):
             whole = ctl.ready_s.get(name, 0.0) >= span - 1e-6
             busy = ctl.busy.get(name, 0.0) / (self.params.cores[j] * span)
             nodes.append((name, int(self.params.cores[j]), busy if whole else math.nan))
-        for resize in vertical_decide(self.autoscaler, self.t, nodes):
+        resizes, ctl.ladder = vertical_decide(self.autoscaler, ctl.ladder, self.t, nodes)
+        for resize in resizes:
             j = self.names().index(resize.node)
             spec = self._scenario.nodes[j].model_copy(update=resize.rung.model_dump())
             self.update_node(j, spec)

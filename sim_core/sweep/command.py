@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim_core.scenario import ScenarioError, resources_dir
+from sim_core.progress import ProgressBar
+from sim_core.scenario import ScenarioError
+from sim_core.scenario_file import resources_dir
 
 BUILTIN_SWEEPS = resources_dir() / "sweeps"
 CONNECT_TIMEOUT_S = 10.0  # how long --scheduler may take to answer
@@ -87,8 +89,8 @@ def run_command(args: argparse.Namespace) -> int:
         where = "in this process" if args.in_process else f"{backend.workers} Dask workers"
         print(f"{spec.name}: {spec.mode} sweep over {spec.seconds:g} s runs, {spec.replications} "
               f"replication{'s' if spec.replications != 1 else ''}, on {where}", file=sys.stderr)
-        with _ProgressBar(disabled=args.quiet) as bar:
-            result = run_sweep(spec, base, backend, on_row=bar.update)
+        with ProgressBar("sweep", "runs", transient=False, enabled=False if args.quiet else None) as bar:
+            result = run_sweep(spec, base, backend, on_row=lambda done, expected, _row: bar.update(done, expected))
     finally:
         if client is not None and args.scheduler:
             client.close()  # the cluster is someone else's: leave it running
@@ -171,36 +173,3 @@ def _list() -> int:
         print(f"\n  {name}  ({spec.mode}, {spec.replications} replications of {spec.seconds:g} s)")
         print(f"    {spec.description}")
     return 0
-
-
-class _ProgressBar:
-    """A rich progress bar on stderr: runs done of expected, runs per second, time left."""
-
-    def __init__(self, disabled: bool):
-        self.disabled = disabled
-        self.task = None
-
-    def __enter__(self) -> _ProgressBar:
-        if self.disabled:
-            return self
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-            TextColumn("{task.fields[speed]}"), TextColumn("left"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False)
-        self.progress.__enter__()
-        self.task = self.progress.add_task("sweep", total=None, speed="- runs/s")
-        return self
-
-    def update(self, done: int, expected: int, row: dict[str, Any]) -> None:
-        if self.task is None:
-            return
-        speed = self.progress.tasks[0].speed
-        self.progress.update(self.task, completed=done, total=expected,
-                             speed=f"{speed:.2f} runs/s" if speed else "- runs/s")
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.task is not None:
-            self.progress.__exit__(*exc)

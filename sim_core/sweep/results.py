@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim_core.scenario import atomic_writer
+from sim_core.scenario_file import atomic_writer
 from sim_core.sweep.runner import METRIC_COLUMNS, meets
 from sim_core.sweep.spec import AXIS_NAMES, SweepSpec
 

@@ -18,19 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim_core.scenario import (
-    MAX_NODES,
-    MAX_RATE,
-    Balancer,
-    Node,
-    Policy,
-    Scenario,
-    ScenarioError,
-    ServiceDistribution,
-    field_range,
-    problems,
-    resolve,
-)
+from sim_core.scenario import MAX_NODES, MAX_RATE, Balancer, Node, Policy, Scenario, ScenarioError, ServiceDistribution
+from sim_core.scenario_file import field_range, problems, resolve
 
 FORMAT_VERSION = 1
 MAX_AXIS_VALUES = 1000

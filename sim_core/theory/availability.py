@@ -114,7 +114,7 @@ class AvailabilityReport:
 
 def predict_availability(scenario: Scenario, rate_rps: float | None = None) -> AvailabilityReport:
     """Availability of ``scenario``'s nodes at ``rate_rps`` (default its workload rate)."""
-    from sim_core.engine.simulation import params_from_scenario
+    from sim_core.engine.state import params_from_scenario
     from sim_core.theory import predict as theory
 
     params = params_from_scenario(scenario)

@@ -131,14 +131,12 @@ def mser_truncation_of_sums(sums: np.ndarray, counts: np.ndarray, group: int = M
     """MSER on per-step means ``sums / counts`` (steps without requests count as the previous mean)."""
     counts = np.asarray(counts, dtype=float)
     means = np.divide(sums, counts, out=np.full(counts.size, np.nan), where=counts > 0)
-    if np.isnan(means).all():
+    valid = ~np.isnan(means)
+    if not valid.any():
         return 0
-    filled = means.copy()
-    first = float(means[~np.isnan(means)][0])
-    last = first
-    for i, v in enumerate(means):
-        if np.isnan(v):
-            filled[i] = last
-        else:
-            last = v
+    latest = np.where(valid, np.arange(means.size), 0)  # index of the latest step with requests
+    np.maximum.accumulate(latest, out=latest)
+    filled = means[latest]
+    first = int(np.argmax(valid))
+    filled[:first] = means[first]  # steps before the first request take the first mean
     return mser_truncation(filled, group)

@@ -6,13 +6,15 @@ consecutive time batches and gives, for the mean and the p99 latency and for ava
 figure over the whole window with a 95% band from the spread of the batch figures (batch means;
 for the p99, sectioning: the batch p99s' spread around the window's p99, Asmussen & Glynn ch. 3).
 Its warm-up marker is MSER-5 over the per-step mean latency since the run (or the last reset)
-began, recomputed at most once per simulated second.
+began, recomputed at most once per simulated second. After a jump back in time, ``rewind(t)``
+gives both as they were at ``t``, from the steps kept.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections import deque
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +22,8 @@ import numpy as np
 from sim_core.theory.confidence import mser_truncation_of_sums, t_quantile
 
 LEVEL = 0.95
-MAX_WARMUP_STEPS = 200_000  # per-step means kept for MSER (about 5.5 h at 0.1 s steps)
+MAX_STEPS = 200_000  # steps kept for MSER and rewinds (about 5.5 h at 0.1 s steps); then the older half goes
+MAX_KEPT_LATENCIES = 4_000_000  # request latencies kept for rewinds (32 MB); older steps' go first
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,11 @@ class WindowBands:
 
 
 class LiveBands:
-    """Feed it Snapshots in time order (``add``); read ``bands()``. ``reset()`` after a jump in time."""
+    """Feed it Snapshots in time order (``add``); read ``bands()``.
+
+    Every step is kept (its latencies within a memory budget), so ``rewind(t)`` after a jump in
+    time gives the bands the run had at ``t``.
+    """
 
     def __init__(self, window_s: float = 10.0, batches: int = 10):
         self.window_s = window_s
@@ -62,41 +69,94 @@ class LiveBands:
         self.reset()
 
     def reset(self) -> None:
-        self._steps: deque[tuple[float, np.ndarray, int, int]] = deque()  # (t, latencies, served, ended)
-        self._t: list[float] = []
-        self._sums: list[float] = []
-        self._counts: list[int] = []
+        """Forget every step (the run starts again)."""
+        self._t = array("d")  # end of each step (s)
+        self._sums = array("d")  # sum of its completed latencies (s)
+        self._served = array("q")  # requests completed in it
+        self._ended = array("q")  # completed + rejected + lost in it
+        self._latencies: list[np.ndarray | None] = []  # None once dropped for memory
+        self._kept_latencies = 0
+        self._oldest_latencies = 0  # index of the oldest step whose latencies are kept
+        self._end = 0  # steps up to the moment shown (fewer than stored after a rewind)
         self._warmup_at = -math.inf
         self._warmup_end = math.nan
 
     def add(self, snap) -> None:
-        """One engine step: its completed latencies (s) and its served / rejected / lost counts."""
+        """One engine step: its completed latencies (s) and its served / rejected / lost counts.
+
+        After a rewind, a replay of the next kept step just moves on; any other step replaces the
+        kept ones after the moment shown (the run took another branch).
+        """
         served = int(snap.latencies.size)
-        ended = served + round(snap.rejected * snap.dt) + round(snap.lost * snap.dt)
-        self._steps.append((snap.t, snap.latencies, served, ended))
-        while self._steps and self._steps[0][0] <= snap.t - self.window_s + 1e-9:
-            self._steps.popleft()
-        if len(self._t) < MAX_WARMUP_STEPS:
-            self._t.append(snap.t)
-            self._sums.append(float(snap.latencies.sum()))
-            self._counts.append(served)
+        total = float(snap.latencies.sum())
+        k = self._end
+        if k < len(self._t):
+            if (self._t[k], self._served[k], self._sums[k]) == (snap.t, served, total):
+                self._end += 1
+                return
+            self._drop_after(k)
+        if len(self._t) >= MAX_STEPS:
+            self._drop_before(len(self._t) // 2)
+        self._t.append(snap.t)
+        self._sums.append(total)
+        self._served.append(served)
+        self._ended.append(served + round(snap.rejected * snap.dt) + round(snap.lost * snap.dt))
+        self._latencies.append(snap.latencies)
+        self._kept_latencies += served
+        self._end = len(self._t)
+        window_start = self._window_start(self._end)
+        while self._kept_latencies > MAX_KEPT_LATENCIES and self._oldest_latencies < window_start:
+            self._kept_latencies -= self._latencies[self._oldest_latencies].size
+            self._latencies[self._oldest_latencies] = None
+            self._oldest_latencies += 1
+
+    def rewind(self, t: float) -> None:
+        """Show the moment ``t`` (s) of the steps added: the bands and warm-up as they were then.
+
+        The later steps stay, for a jump forward again or a replay (see ``add``)."""
+        self._end = bisect.bisect_right(self._t, t + 1e-9)
+        self._warmup_at = -math.inf
+        self._warmup_end = math.nan
+
+    def _drop_after(self, k: int) -> None:
+        for column in (self._t, self._sums, self._served, self._ended):
+            del column[k:]
+        self._kept_latencies -= sum(x.size for x in self._latencies[k:] if x is not None)
+        del self._latencies[k:]
+        self._oldest_latencies = min(self._oldest_latencies, k)
+
+    def _drop_before(self, k: int) -> None:
+        """Forget the oldest ``k`` steps (a very long run); the warm-up is then found among the rest."""
+        for column in (self._t, self._sums, self._served, self._ended):
+            del column[:k]
+        self._kept_latencies -= sum(x.size for x in self._latencies[:k] if x is not None)
+        del self._latencies[:k]
+        self._oldest_latencies = max(self._oldest_latencies - k, 0)
+        self._end = max(self._end - k, 0)
+
+    def _window_start(self, end: int) -> int:
+        """Index of the first step of the window that ends with step ``end - 1``."""
+        return bisect.bisect_right(self._t, self._t[end - 1] - self.window_s + 1e-9, 0, end)
 
     def bands(self) -> WindowBands:
-        """The current bands (cheap: a few quantiles over the window's requests)."""
-        if not self._steps:
+        """The bands at the moment shown (cheap: a few quantiles over the window's requests)."""
+        end = self._end
+        if not end:
             return WindowBands(math.nan, NO_BAND, NO_BAND, NO_BAND, math.nan)
-        t = self._steps[-1][0]
-        if t >= self._warmup_at + 1.0 and len(self._t) >= 20:
-            cut = mser_truncation_of_sums(np.array(self._sums), np.array(self._counts))
-            self._warmup_end = self._t[cut] if cut > 0 else self._t[0]
+        t = self._t[end - 1]
+        if t >= self._warmup_at + 1.0 and end >= 20:
+            cut = mser_truncation_of_sums(np.array(self._sums[:end]), np.array(self._served[:end]))
+            self._warmup_end = self._t[cut]
             self._warmup_at = t
-        groups = _split(list(self._steps), self.batches, t - self.window_s)
-        everything = np.concatenate([s[1] for s in self._steps])
-        served = sum(s[2] for s in self._steps)
-        ended = sum(s[3] for s in self._steps)
-        if everything.size == 0:
+        start = self._window_start(end)
+        steps = [(self._t[k], self._latencies[k], self._served[k], self._ended[k]) for k in range(start, end)]
+        groups = _split(steps, self.batches, t - self.window_s)
+        served = sum(s[2] for s in steps)
+        ended = sum(s[3] for s in steps)
+        if start < self._oldest_latencies or served == 0:  # latencies dropped for memory, or none
             mean = p99 = NO_BAND
         else:
+            everything = np.concatenate([s[1] for s in steps])
             batch = [np.concatenate([s[1] for s in g]) for g in groups]
             batch = [b for b in batch if b.size]
             mean = _band(float(everything.mean()), [float(b.mean()) for b in batch])

@@ -114,7 +114,7 @@ def predict(source, t: float | None = None) -> Prediction:
     """The prediction for a Scenario or a running Simulation (duck-typed: ``params``, ``state``,
     ``scenario``, ``t``). ``t`` (s): the moment to predict for (a Simulation's own time by
     default; for a Scenario, None means the whole run)."""
-    from sim_core.engine.simulation import DOWN, UP, params_from_scenario
+    from sim_core.engine.state import DOWN, UP, params_from_scenario
 
     if isinstance(source, Scenario):
         scenario, params = source, params_from_scenario(source)
@@ -174,7 +174,7 @@ def _steady_rate(scenario: Scenario, t: float | None) -> tuple[float, str]:
 
 
 def _settle_s() -> float:
-    from sim_core.engine.simulation import WINDOW_S
+    from sim_core.engine.state import WINDOW_S
 
     return SETTLE_WINDOWS * WINDOW_S
 
