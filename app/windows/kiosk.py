@@ -112,10 +112,10 @@ class KioskWindow(Comparison):
         """As many charts per side as fit in CHARTS_SHARE of the screen's height at the kiosk's type
         sizes, each plot at least 120 px tall: requests/s, then availability, then p95 latency (three
         on a 4K screen, two at 1080p, one at 768 px; the figures above show the others)."""
-        height = self._screen_size().height()
-        k = kiosk_type(self._screen_size(), px_per_mm(self.screen()))
-        for rows in (ROWS, SHORT_ROWS, SHORT_ROWS[:1]):
-            if charts_height(len(rows), *_chart_margins(k)) <= CHARTS_SHARE * height:
+        size = self._screen_size()
+        k = kiosk_type(size, px_per_mm(self.screen()))
+        for rows in (ROWS, SHORT_ROWS):
+            if charts_height(len(rows), *_chart_margins(k)) <= CHARTS_SHARE * size.height():
                 return rows
         return SHORT_ROWS[:1]
 
