@@ -199,7 +199,8 @@ class ClusterSide(QWidget):
 
     def set_type(self, k) -> None:
         """Kiosk sizes (an ``app.screen.KioskType``): title, figures, a touch-sized Fail button, canvas zoom."""
-        self.title.setStyleSheet(f"font-size: {k.caption_px}px; font-weight: 600;")
+        self.title.setStyleSheet(f"font-size: {k.label_px + 4}px; font-weight: 600;")
+        self.title.setWordWrap(True)  # beside the Fail button: a longer title takes a second line, never cut
         self.readout.set_type(k.figure_px, k.label_px)
         self.view.setMinimumHeight(80)
         self.view.max_fit_zoom = k.zoom
