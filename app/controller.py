@@ -409,7 +409,7 @@ class _RemoveNode(QUndoCommand):
         self.index = self.ctrl.session.remove_node(self.node_id)
 
     @_guarded
-    def undo(self) -> None:  # back where it was in the document (the engine appends it)
+    def undo(self) -> None:  # back where it was, in the document and in the run
         self.ctrl.session.add_node(self.node, None if self.index < 0 else self.index)
 
 

@@ -68,6 +68,7 @@ class KioskType:
     figure_px: int  # the readout figures
     label_px: int  # captions under the figures, chart titles, axis ticks
     target_px: int  # minimum height of a touch target (lesson and Fail buttons)
+    zoom: float  # the largest zoom at which the canvases show a cluster
 
 
 def kiosk_type(size: QSize, mm: float) -> KioskType:
@@ -77,7 +78,8 @@ def kiosk_type(size: QSize, mm: float) -> KioskType:
     1080p screen gets 34 px titles, 32 px figures, 22 px captions and 15 px labels: on a 40-inch
     1080p screen (0.46 mm a pixel) the figures' capitals are about 10 mm tall and the captions'
     about 7 mm, readable from 2 m (signage asks for about 1/250 of the distance, 8 mm). Touch
-    targets are at least TOUCH_TARGET_MM whatever the density, and 1/24 of the height.
+    targets are at least TOUCH_TARGET_MM whatever the density, and 1/24 of the height. The canvases
+    may zoom in as the type grows (1.5 at 1080p), so server names can be as large as the labels.
     """
     h = size.height()
     return KioskType(
@@ -86,4 +88,5 @@ def kiosk_type(size: QSize, mm: float) -> KioskType:
         figure_px=max(16, round(h / 34)),
         label_px=max(11, round(h / 72)),
         target_px=max(round(TOUCH_TARGET_MM * mm), round(h / 24)),
+        zoom=max(1.25, h / 720),
     )

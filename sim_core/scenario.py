@@ -143,7 +143,7 @@ EVENT_ACTIONS: tuple[str, ...] = ("fail", "recover", "resize", "set_node", "add"
 # which optional fields each action takes (``node`` names the node; ``add`` names it by ``spec.name``)
 _EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "fail": ("node",), "recover": ("node",), "resize": ("node", "cores", "ram_gb"), "set_node": ("node", "spec"),
-    "add": ("spec",), "remove": ("node",), "set_rate": ("rate",), "set_policy": ("policy",),
+    "add": ("spec", "index"), "remove": ("node",), "set_rate": ("rate",), "set_policy": ("policy",),
     "set_workload": ("workload",), "set_balancer": ("balancer",),
 }
 _EVENT_REQUIRED: dict[str, tuple[str, ...]] = {
@@ -151,14 +151,15 @@ _EVENT_REQUIRED: dict[str, tuple[str, ...]] = {
     "remove": ("node",), "set_rate": ("rate",), "set_policy": ("policy",), "set_workload": ("workload",),
     "set_balancer": ("balancer",),
 }
-_EVENT_OPTIONAL = ("node", "cores", "ram_gb", "spec", "rate", "policy", "workload", "balancer")
+_EVENT_OPTIONAL = ("node", "cores", "ram_gb", "spec", "index", "rate", "policy", "workload", "balancer")
 
 
 class Event(BaseModel):
     """Something done to the run at time ``at_s`` (s): a scenario's scripted event or a user's action.
 
     ``fail``/``recover``/``remove`` a ``node``; ``resize`` it (``cores`` and/or ``ram_gb``, restarts it);
-    ``set_node`` gives it a whole new ``spec``; ``add`` a node (``spec``, booted like a restart);
+    ``set_node`` gives it a whole new ``spec``; ``add`` a node (``spec``, booted like a restart; at place
+    ``index`` of the cluster's order, 0 = first, if given and the cluster is that large, else last);
     ``set_rate`` (requests/s), ``set_policy``, ``set_workload`` and ``set_balancer`` change the traffic or
     the balancer from then on. ``reason`` says why (an autoscaler's decision, say); it changes nothing.
     """
@@ -171,6 +172,7 @@ class Event(BaseModel):
     cores: Annotated[int, Field(ge=1, le=256)] | None = None
     ram_gb: Annotated[float, Field(ge=0.125, le=4096.0)] | None = None
     spec: Node | None = None
+    index: Annotated[int, Field(ge=0, le=MAX_NODES - 1)] | None = None
     rate: Annotated[float, Field(ge=0.0, le=MAX_RATE)] | None = None
     policy: Policy | None = None
     workload: Workload | None = None

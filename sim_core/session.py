@@ -403,13 +403,25 @@ class Session:
         self.document = self.document.model_copy(update={"nodes": nodes})
 
     def add_node(self, node: Node, index: int | None = None) -> int:
-        """Add a node (to the document at ``index``, default the end; to the run now); returns its id."""
+        """Add a node to the document at ``index`` (default: the end) and to the run now, in the run
+        just after the document's node before it (undoing a delete puts it back there); returns its id."""
         nodes = [n for n in self.document.nodes if n.name != node.name]
-        nodes.insert(len(nodes) if index is None else min(index, len(nodes)), node)
-        if all(n.name != node.name for n in self.sim.scenario.nodes):  # else it is in the run already
-            self.act("add", spec=node)
+        k = len(nodes) if index is None else min(index, len(nodes))
+        nodes.insert(k, node)
+        running = [n.name for n in self.sim.scenario.nodes]
+        if node.name not in running:  # else it is in the run already
+            place = {} if index is None else self._run_place(nodes[:k], running)
+            self.act("add", spec=node, **place)
         self.document = self.document.model_copy(update={"nodes": nodes})
         return self._id(node.name)
+
+    @staticmethod
+    def _run_place(before: list[Node], running: list[str]) -> dict[str, int]:
+        """The ``index`` of an add that follows the last of ``before`` in the run (first if none is
+        there); empty when that is the end, so the event appends as before."""
+        where = {name: i for i, name in enumerate(running)}
+        place = next((where[n.name] + 1 for n in reversed(before) if n.name in where), 0)
+        return {} if place == len(running) else {"index": place}
 
     def remove_node(self, node_id: int) -> int:
         """Remove a node from the document and the run; returns its index in the document (-1: none).

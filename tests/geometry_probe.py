@@ -6,7 +6,9 @@ Run in its own process (the screen size is fixed when Qt starts):
 
 Prints one JSON object: {"problems": [...], "figures": {...}}. A problem is a visible widget
 outside the screen or its window, two readout labels that overlap, a label or chart title
-cut short, a chart shorter than 120 px, or a kiosk touch target under 9 mm.
+cut short, charts wider than their panel (titles cut at its edge), compact server boxes whose
+labels are under 8 px at fit, a chart shorter than 120 px, a kiosk touch target (button or server box) under 9 mm, a
+kiosk canvas under a third of the screen's height, or a server name there smaller than its labels.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> int:
     from PySide6.QtCore import QRect, QSettings
     from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QPushButton, QWidget
 
+    from app.canvas.view import LEGIBLE_PX, ClusterView
     from app.screen import TOUCH_TARGET_MM, px_per_mm
     from app.windows.compare import CompareWindow
     from app.windows.kiosk import KioskWindow
@@ -88,10 +91,14 @@ def main() -> int:
                     problems.append(f"{name}: readout label '{lab.text()}' overlaps a {type(view).__name__}")
         for chart in window.findChildren(QWidget, "charts"):
             area = chart.parentWidget().parentWidget() if scrolled(chart) else None
-            if isinstance(area, QAbstractScrollArea) and chart.width() > area.viewport().width() + 1 \
-                    and not area.horizontalScrollBar().isVisible():
+            if isinstance(area, QAbstractScrollArea) and chart.width() > area.viewport().width() + 1:
                 problems.append(f"{name}: the charts are cut on the right ({chart.width()} px in "
-                                f"{area.viewport().width()} px, no scroll bar)")
+                                f"{area.viewport().width()} px): their titles need a sideways scroll")
+        for view in window.findChildren(ClusterView):
+            items = view.cluster.node_items()
+            zoom = view.transform().m11()
+            if view.isVisible() and items and items[0].compact and items[0].name_px(zoom) * zoom < LEGIBLE_PX - 0.05:
+                problems.append(f"{name}: at fit, server names are {items[0].name_px(zoom) * zoom:.1f} px")
             for plot in chart.plots_shown():
                 box = plot.vb.sceneBoundingRect()
                 figures.setdefault(f"{name} chart heights", []).append(round(box.height()))
@@ -104,6 +111,19 @@ def main() -> int:
         for button in window.findChildren(QPushButton):
             if button.isVisible() and getattr(window, "touch", False) and button.height() < TOUCH_TARGET_MM * mm - 0.5:
                 problems.append(f"{name}: button '{button.text()}' is {button.height() / mm:.1f} mm tall")
+        if getattr(window, "touch", False):  # the kiosk: visitors tap server boxes and read them from afar
+            for side in window.sides:
+                view = side.view
+                share = view.height() / screen.height()
+                figures.setdefault(f"{name} canvas share", []).append(round(share, 2))
+                if share < 1 / 3:
+                    problems.append(f"{name}: a canvas is {view.height()} px tall, under a third of the screen")
+                zoom, item = view.transform().m11(), side.scene.node_items()[0]  # a side's boxes share one size
+                if item.h * zoom < TOUCH_TARGET_MM * mm - 0.5:
+                    problems.append(f"{name}: a server box is {item.h * zoom / mm:.1f} mm tall")
+                if item.name_px(zoom) * zoom < window.type.label_px - 0.5:
+                    problems.append(f"{name}: a server's name is {item.name_px(zoom) * zoom:.1f} px, "
+                                    f"under the kiosk's {window.type.label_px} px labels")
         if shots is not None:
             window.grab().save(str(shots / f"{name}-{width}x{height}.png"))
 

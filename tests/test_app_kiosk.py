@@ -15,7 +15,7 @@ from app.controller import SimController
 from app.main import main
 from app.screen import TOUCH_TARGET_MM, px_per_mm
 from app.windows.compare import LESSONS, lesson_pair
-from app.windows.kiosk import CAPTIONS, UNDO_LIMIT, KioskWindow
+from app.windows.kiosk import CAPTIONS, UNDO_LIMIT, KioskWindow, start_kiosk
 from sim_core.engine.simulation import Simulation
 from sim_core.engine.state import DOWN, UP, Snapshot
 
@@ -27,6 +27,7 @@ def kiosk(qtbot):
     window = KioskWindow()
     qtbot.addWidget(window)
     window.show()
+    window.clock.set_running(False)  # the tests tick it themselves
     window.clock.set_speed(100.0)  # 10 simulated seconds per 0.1 s tick
     yield window
     window.staff_exit()
@@ -69,6 +70,17 @@ def test_the_flag_opens_the_kiosk_fullscreen_without_menus_or_files(qtbot, qt_se
     finally:
         window.staff_exit()
     assert not window.isVisible()
+
+
+@pytest.mark.parametrize("build", ["constructor", "start_kiosk"])
+def test_a_kiosk_built_directly_runs_at_once(qtbot, build):
+    window = start_kiosk([]) if build == "start_kiosk" else KioskWindow()
+    qtbot.addWidget(window)
+    try:
+        assert window.clock.running and window.touring
+        qtbot.waitUntil(lambda: window.horizontal.t > 0 and window.vertical.t > 0, timeout=5000)
+    finally:
+        window.staff_exit()
 
 
 def test_the_kiosk_takes_no_scenario_or_unknown_options(capsys):

@@ -84,15 +84,37 @@ def test_after_add_node_while_paused_the_figures_follow_the_engine(window):
     assert up == 7
 
 
-def test_undoing_a_delete_puts_the_node_back_in_its_place(window):
-    original = [n.name for n in window.ctrl.document().nodes]
-    window.scene.select_only(window.ctrl.id_by_name("node-2"))
+def test_undoing_a_delete_puts_the_node_back_in_its_place(qtbot, window):
+    ctrl = window.ctrl
+    original = [n.name for n in ctrl.document().nodes]
+    ctrl.advance(2.0, 40)  # a running cluster: the undo re-adds the node to the run, in its place
+    window.scene.select_only(ctrl.id_by_name("node-2"))
     window.act_delete.trigger()
     window.act_undo.trigger()
-    assert [n.name for n in window.ctrl.document().nodes] == original  # what Save writes
+    assert [n.name for n in ctrl.document().nodes] == original  # what Save writes
+    assert [ctrl.node(i).name for i in ctrl.node_ids] == original  # the engine's order
+    assert [item.node.name for item in window.scene.node_items()] == original  # the canvas's order
     strip = window.charts.strip
-    rows = [window.ctrl.node(strip.ids[i]).name for i in strip.order]
+    rows = [ctrl.node(strip.ids[i]).name for i in strip.order]
     assert rows == original  # the heat strip's rows follow the canvas, node-2 second again
+    window.scene.select_only(ctrl.id_by_name("node-1"))
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Right)  # the next box is node-2 again, in the inspector too
+    assert window.inspector.node_title.text() == "node-2"
+
+
+def test_undoing_a_delete_of_one_of_few_nodes_keeps_its_utilization_curve_in_place(window):
+    from sim_core.scenario_file import resolve
+
+    window.ctrl.replace(resolve("horizontal-7x1").model_copy(
+        update={"nodes": resolve("horizontal-7x1").nodes[:3]}))  # one curve per node, coloured by place
+    ctrl = window.ctrl
+    before = list(window.charts.curve_ids)
+    ctrl.advance(2.0, 40)
+    window.scene.select_only(before[0])
+    window.act_delete.trigger()
+    window.act_undo.trigger()
+    assert window.charts.curve_ids == before
 
 
 def test_undoing_an_add_after_scrubbing_back_before_it_raises_nothing(window):

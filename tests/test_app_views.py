@@ -36,6 +36,25 @@ def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_utilization_distributi
     assert np.nanmax(curves["max"]) > 0
 
 
+def test_two_hundred_nodes_at_fit_on_a_laptop_screen_stay_legible_and_no_chart_title_is_cut(window):
+    from PySide6.QtWidgets import QApplication
+
+    from app.canvas.view import LEGIBLE_PX
+    from benchmarks.ui import big_scenario
+
+    window.resize(1280, 700)  # the window's size on a 1366 x 768 screen
+    window.ctrl.replace(big_scenario(200))
+    QApplication.processEvents()
+    window.view.fit()
+    zoom = window.view.transform().m11()
+    item = window.scene.node_items()[0]
+    assert item.compact and item.name_px(zoom) * zoom >= LEGIBLE_PX  # each box's number, readable
+    assert item.name_px(1.0) * 1.0 >= LEGIBLE_PX  # zoomed in: the full compact box, name and all
+    panel = window.chart_scroll  # the canvas gives way: the widest chart title fits the panel
+    assert panel.viewport().width() >= window.charts.minimumWidth()
+    assert not panel.horizontalScrollBar().isVisible()
+
+
 def test_grid_positions_do_not_overlap():
     for n in (1, 25, 199, 1000):
         assert not boxes_overlap(grid_positions(n), COMPACT_BOX if n >= 25 else (216.0, 104.0))

@@ -217,7 +217,7 @@ def test_add_duplicate_delete_and_undo(window):
     assert len(window.scene.items_by_id) == 8
     for _ in range(3):
         window.act_undo.trigger()
-    assert [n.name for n in ctrl.scenario.nodes] == [f"node-{i}" for i in (1, 3, 4, 5, 6, 7, 2)]
+    assert [n.name for n in ctrl.scenario.nodes] == [f"node-{i}" for i in range(1, 8)]  # node-2 back in its place
     assert ctrl.session.sim.n_nodes == 7 and len(window.scene.items_by_id) == 7
     assert not window.isWindowModified()
     run(window, 1.0)  # the engine runs on the restored cluster

@@ -163,6 +163,19 @@ def test_add_node_boots_then_takes_traffic_without_disturbing_others():
     assert snaps[-1].node_offered[2] > 0 and snaps[-1].state[2] == UP
 
 
+def test_a_node_added_in_the_middle_leaves_every_other_node_its_requests():
+    sim = Simulation(scenario(n=3, rate=28, cpu_ms=100), seed=3)  # 93% busy: queues to keep
+    list(sim.run(10, dt=0.5))
+    held = np.bincount(sim.state.pool.node, minlength=3)
+    assert (held > 0).all()
+    j = sim.add_node(Node(name="between", ram_gb=64.0), index=1)
+    assert j == 1 and [n.name for n in sim.scenario.nodes] == ["n0", "between", "n1", "n2"]
+    assert sim.node_state.tolist() == [UP, RESTARTING, UP, UP]
+    assert np.bincount(sim.state.pool.node, minlength=4).tolist() == [held[0], 0, held[1], held[2]]
+    snap = sim.step(0.5)
+    assert snap.lost_total == 0 and conserved(sim, snap)
+
+
 def test_remove_node_loses_its_requests_and_keeps_counts_consistent():
     sim = Simulation(scenario(n=3, rate=25, cpu_ms=100), seed=3)
     list(sim.run(10, dt=0.5))

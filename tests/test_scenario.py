@@ -275,6 +275,15 @@ def test_timeline_events_follow_the_cluster_as_it_changes():
     ]
 
 
+def test_an_add_events_index_is_a_place_in_the_cluster():
+    data = builtin_data()
+    spec = dict(data["nodes"][0], name="node-8")
+    data["events"] = [{"at_s": 1.0, "action": "add", "spec": spec, "index": -1},
+                      {"at_s": 2.0, "action": "fail", "node": "node-1", "index": 0}]
+    assert problems_of(data) == [f"events[0].index: -1 is not in 0..{MAX_NODES - 1}",
+                                 "events[1].index: a fail event does not take it"]
+
+
 def test_user_actions_round_trip_through_a_file(tmp_path):
     data = builtin_data()
     data["events"] = [

@@ -177,6 +177,25 @@ def test_checkpoints_and_step_times_stay_bounded_on_a_long_run(monkeypatch):
     assert session.t == pytest.approx(250.0, abs=0.5)
 
 
+def test_a_node_deleted_and_put_back_returns_to_its_place_and_the_saved_run_replays_exactly():
+    session = Session(resolve("gain-fault-tolerance"))  # round robin: a node's place decides its requests
+    original = [n.name for n in session.scenario.nodes]
+    play(session, 20.0)
+    gone = session.id_by_name("node-3")
+    node, index = session.node(gone), session.remove_node(gone)
+    play(session, 25.0)
+    session.add_node(node, index)  # what undoing the delete does
+    assert [session.node(i).name for i in session.node_ids] == original
+    play(session, 40.0)
+    saved = session.run_scenario()
+    assert [(e.action, e.index) for e in saved.events if e.action in ("remove", "add")] == [
+        ("remove", None), ("add", 2)]
+    replay = Session(type(saved).model_validate_json(saved.model_dump_json()))  # through a file's text
+    play(replay, 40.0)
+    for key in ("states", "names", "queue", "in_flight", "totals"):
+        assert snapshot_view(replay)[key] == snapshot_view(session)[key], key
+
+
 def test_a_scripted_event_for_a_node_the_user_deleted_is_skipped_not_a_crash():
     data = resolve("horizontal-7x1").model_dump(mode="json")
     data["events"] = [{"at_s": 30.0, "action": "fail", "node": "node-7"},

@@ -59,6 +59,8 @@ BOXES_PER_STEP = 50  # node boxes refreshed per engine tick, in turn, to spread 
 DOT_TRAVEL_S = 0.8  # wall seconds a dot takes along a link
 MAX_DOTS_PER_S = 5.0  # on the busiest balancer -> node link
 DOT_RADIUS = 4.5  # scene units
+LEGIBLE_PX = 8.0  # on screen: a compact box whose name would be smaller shows only its number, larger
+FAR_NAME_PX = 36  # scene units: that number's size (a 200-node cluster at fit on a 1366 x 768 screen: 9 px)
 
 
 def heat_colour(utilization: float) -> QColor:
@@ -114,6 +116,13 @@ class NodeItem(QGraphicsObject):
                         "button fails or recovers it")
         self.update()
 
+    def name_px(self, zoom: float = 1.0) -> int:
+        """Pixel size (scene units) of the box's largest label at ``zoom``: its name, or for a compact box
+        too small on screen to read it, its number in FAR_NAME_PX."""
+        if not self.compact:
+            return 15
+        return 11 if 11 * zoom >= LEGIBLE_PX else FAR_NAME_PX
+
     @property
     def spec_text(self) -> str:
         """The spec line drawn on the box; ``⚡`` marks specs a timed event changed."""
@@ -163,7 +172,9 @@ class NodeItem(QGraphicsObject):
         ink = DEAD_INK if dead else INK
         pad = 8.0
         inner = rect.adjusted(pad, 4, -pad, -4)
-        if self.compact:
+        if self.compact and self.name_px(option.levelOfDetailFromTransform(painter.worldTransform())) == FAR_NAME_PX:
+            self._paint_far(painter, rect, ink, heat, dead)
+        elif self.compact:
             self._paint_compact(painter, inner, ink, heat, dead)
         else:
             self._paint_full(painter, inner, ink, heat, dead)
@@ -197,7 +208,7 @@ class NodeItem(QGraphicsObject):
 
     def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
         font = QFont(painter.font())
-        font.setPixelSize(15)
+        font.setPixelSize(self.name_px())
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(ink)
@@ -224,7 +235,7 @@ class NodeItem(QGraphicsObject):
 
     def _paint_compact(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
         font = QFont(painter.font())
-        font.setPixelSize(11)
+        font.setPixelSize(self.name_px())
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(ink)
@@ -238,6 +249,19 @@ class NodeItem(QGraphicsObject):
         painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                          f"{self.utilization * 100:.0f}%")
         self._paint_bar(painter, QRectF(line.left(), line.top() + 3, line.width() - 34, 9), heat, dead)
+
+    def _paint_far(self, painter: QPainter, rect: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
+        """Seen from afar (a large cluster at fit): the box filled with its heat colour, and its number."""
+        painter.setBrush(DEAD_FILL if dead else heat.lighter(150))
+        painter.drawRoundedRect(rect, 7, 7)
+        font = QFont(painter.font())
+        font.setPixelSize(FAR_NAME_PX)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(ink)
+        name = self.node.name
+        number = name[len(name.rstrip("0123456789")):] or name
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, number)
 
     def _paint_bar(self, painter: QPainter, bar: QRectF, heat: QColor, dead: bool) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
@@ -762,14 +786,17 @@ class ClusterView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Cluster canvas")
         self._panning: QPointF | None = None
+        self.max_fit_zoom = 1.25  # the kiosk lets a large screen zoom further
 
     def fit(self) -> None:
-        """Zoom so the whole cluster fits the view (never above 1:1.25)."""
-        rect = self.cluster.itemsBoundingRect().adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+        """Zoom so the whole cluster fits the view (never above ``max_fit_zoom``); an arranged cluster,
+        which nobody drags or pans, with a thinner margin."""
+        margin = MARGIN / 3 if self.cluster.arranged else MARGIN
+        rect = self.cluster.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > 1.25:
+        if self.transform().m11() > self.max_fit_zoom:
             self.resetTransform()
-            self.scale(1.25, 1.25)
+            self.scale(self.max_fit_zoom, self.max_fit_zoom)
             self.centerOn(rect.center())
 
     def sizeHint(self) -> QSize:

@@ -66,6 +66,11 @@ def lesson_pair(vertical_name: str, horizontal_name: str) -> tuple[Scenario, Sce
     return vertical, horizontal
 
 
+def charts_height(rows: int, title_px: int, axis_px: int, plot_px: int = 120) -> int:
+    """The least height (px) of ``rows`` rows of charts whose plot areas are ``plot_px`` tall."""
+    return rows * (plot_px + title_px + 8) + axis_px + 10
+
+
 class CompareCharts(pg.GraphicsLayoutWidget):
     """Rows of charts (throughput, p95, availability by default), one column per cluster; a row shares its axes.
 
@@ -116,13 +121,12 @@ class CompareCharts(pg.GraphicsLayoutWidget):
 
     def set_min_heights(self, title_px: int, axis_px: int) -> None:
         """Each plot area at least ``min_plot_px``: rows ask for it plus their title (and the bottom row its axis)."""
-        total = 0
         for r, row in enumerate(self.plots):
             height = self.min_plot_px + title_px + (axis_px if r == len(self.plots) - 1 else 0)
-            total += height + 8
             for plot in row:
                 plot.setMinimumHeight(height)
-        self.setMinimumHeight(total + 10)  # the view does not learn its items' minimum sizes by itself
+        # the view does not learn its items' minimum sizes by itself
+        self.setMinimumHeight(charts_height(len(self.plots), title_px, axis_px, self.min_plot_px))
 
     def plots_shown(self) -> list[pg.PlotItem]:
         return [plot for row in self.plots for plot in row if plot.isVisible()]
@@ -172,28 +176,34 @@ class ClusterSide(QWidget):
         self.ctrl = controller
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        head = QHBoxLayout()  # the Fail button beside the title: the canvas keeps the height
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
-        layout.addWidget(self.title)
+        head.addWidget(self.title, 1)
+        self.fail_button = QPushButton()
+        self.fail_button.clicked.connect(self.toggle_first)
+        head.addWidget(self.fail_button)
+        layout.addLayout(head)
         self.scene = ClusterScene(controller, self, arranged=True, dot_scale=dot_scale)  # a grid filling the view
         self.view = ClusterView(self.scene)
         self.view.setMinimumHeight(120)
+        for policy in (self.view.setHorizontalScrollBarPolicy, self.view.setVerticalScrollBarPolicy):
+            policy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # fitted, never panned: a scroll bar would only re-fit it
         layout.addWidget(self.view, 1)
         self.readout = Readout(controller, keys=keys, per_row=len(keys), figure_px=24, label_px=11)
         layout.addWidget(self.readout)
-        self.fail_button = QPushButton()
-        self.fail_button.clicked.connect(self.toggle_first)
-        layout.addWidget(self.fail_button)
         controller.scenario_replaced.connect(self.refresh)
         controller.node_state_changed.connect(lambda _i: self.refresh())
         controller.stepped.connect(lambda _s: self.refresh())
         self.refresh()
 
     def set_type(self, k) -> None:
-        """Kiosk sizes (an ``app.screen.KioskType``): title, figures and a touch-sized Fail button."""
-        self.title.setStyleSheet(f"font-size: {k.caption_px}px; font-weight: 600;")
+        """Kiosk sizes (an ``app.screen.KioskType``): title, figures, a touch-sized Fail button, canvas zoom."""
+        self.title.setStyleSheet(f"font-size: {k.label_px + 4}px; font-weight: 600;")
+        self.title.setWordWrap(True)  # beside the Fail button: a longer title takes a second line, never cut
         self.readout.set_type(k.figure_px, k.label_px)
         self.view.setMinimumHeight(80)
+        self.view.max_fit_zoom = k.zoom
 
     def target(self) -> int:
         """The node the button fails: the middle one."""
@@ -237,11 +247,14 @@ class Comparison(QWidget):
         self.dot_scale = DotScale()  # one "each dot = N requests" for both sides: the same traffic looks the same
         self.sides = [ClusterSide(self.vertical, dot_scale=self.dot_scale, keys=self.side_keys),
                       ClusterSide(self.horizontal, dot_scale=self.dot_scale, keys=self.side_keys)]
-        rows = self.tall_rows if available(self).height() >= TALL_SCREEN_PX else SHORT_ROWS
-        self.charts = CompareCharts([self.vertical, self.horizontal], rows=rows)
+        self.charts = CompareCharts([self.vertical, self.horizontal], rows=self.chart_rows())
         for side in self.sides:
             self.clock.ticked.connect(side.scene.animate)
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
+
+    def chart_rows(self) -> tuple:
+        """The charts of each side: ``tall_rows`` on screens at least TALL_SCREEN_PX tall, else two."""
+        return self.tall_rows if available(self).height() >= TALL_SCREEN_PX else SHORT_ROWS
 
     lessons = LESSONS  # what ``load_lesson`` indexes
 

@@ -35,11 +35,12 @@ from PySide6.QtWidgets import (
 
 from app.screen import KioskType, kiosk_type, px_per_mm
 from app.windows.challenge_play import ChallengePlay
-from app.windows.compare import LESSONS, CompareCharts, Comparison
+from app.windows.compare import LESSONS, ROWS, SHORT_ROWS, CompareCharts, Comparison, charts_height
 
 EXIT_KEYS = QKeyCombination(Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, Qt.Key.Key_Q)
 IDLE_S = 120.0  # wall seconds without input before the tour resumes
 UNDO_LIMIT = 10  # commands kept per controller (the kiosk makes none; a cap all the same)
+CHARTS_SHARE = 0.4  # of the screen's height at most for the charts: the canvases get the rest of the room
 INPUT_EVENTS = frozenset({QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress,
                           QEvent.Type.Wheel})
 CAPTIONS = {  # (vertical, horizontal) built-in names: what to look at, checked against the engine's figures
@@ -72,7 +73,8 @@ def lesson_label(title: str) -> str:
 
 
 class KioskWindow(Comparison):
-    """The fullscreen exhibit: two cluster columns, shared charts, caption and lesson buttons.
+    """The fullscreen exhibit: two cluster columns, shared charts, caption and lesson buttons; running
+    from construction.
 
     ``touring`` is True while lessons advance on their own; any input makes it False until
     ``check_idle`` finds ``idle_s`` wall seconds without input and calls ``resume_tour``.
@@ -98,15 +100,30 @@ class KioskWindow(Comparison):
         self.idle_timer.timeout.connect(self.check_idle)
         self.idle_timer.start()
         self.show_lesson(0)
+        self.clock.set_running(True)  # an exhibit runs from the moment it exists, however it was built
 
     # layout -------------------------------------------------------------------------------------
     side_keys = ("served", "rejected", "p95", "availability", "lost_total")
 
+    def _screen_size(self) -> QSize:
+        return self.screen().size() if self.screen() is not None else QSize(1920, 1080)
+
+    def chart_rows(self) -> tuple:
+        """As many charts per side as fit in CHARTS_SHARE of the screen's height at the kiosk's type
+        sizes, each plot at least 120 px tall: requests/s, then availability, then p95 latency (three
+        on a 4K screen, two at 1080p, one at 768 px; the figures above show the others)."""
+        size = self._screen_size()
+        k = kiosk_type(size, px_per_mm(self.screen()))
+        for rows in (ROWS, SHORT_ROWS):
+            if charts_height(len(rows), *_chart_margins(k)) <= CHARTS_SHARE * size.height():
+                return rows
+        return SHORT_ROWS[:1]
+
     def _build_layout(self) -> None:
         """Everything sized from the screen (``app.screen.kiosk_type``): type readable from a few metres,
-        touch targets of at least 9 mm, two chart rows on screens under 900 px tall."""
-        size = self.screen().size() if self.screen() is not None else QSize(1920, 1080)
-        k = self.type = kiosk_type(size, px_per_mm(self.screen()))
+        touch targets of at least 9 mm, the charts in at most CHARTS_SHARE of the height and the
+        canvases in the rest."""
+        k = self.type = kiosk_type(self._screen_size(), px_per_mm(self.screen()))
         self.setStyleSheet(STYLE.format(button_px=k.caption_px, target_px=k.target_px, lesson_px=k.target_px))
         layout = QVBoxLayout(self)
         gap = max(4, k.label_px // 2)
@@ -132,10 +149,10 @@ class KioskWindow(Comparison):
             side.set_type(k)
             grid.addWidget(side, 0, c)
         _enlarge_charts(self.charts, k)
-        self.charts.set_min_heights(title_px=2 * k.label_px + 8, axis_px=3 * k.label_px + 6)
+        self.charts.set_min_heights(*_chart_margins(k))
+        self.charts.setMaximumHeight(self.charts.minimumHeight())
         grid.addWidget(self.charts, 1, 0, 1, 2)
         grid.setRowStretch(0, 1)
-        grid.setRowStretch(1, 1)
         layout.addLayout(grid, 1)
         buttons = QHBoxLayout()
         self.buttons = QButtonGroup(self)
@@ -227,9 +244,8 @@ class KioskWindow(Comparison):
         self.show_lesson(0)
 
     def start(self) -> None:
-        """Fullscreen and running."""
+        """Fullscreen (it is running already)."""
         self.showFullScreen()
-        self.clock.set_running(True)
 
     # input and closing --------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -260,6 +276,11 @@ class KioskWindow(Comparison):
         event.accept()
 
 
+def _chart_margins(k: KioskType) -> tuple[int, int]:
+    """(title, time axis) heights in px of the kiosk's charts."""
+    return 2 * k.label_px + 8, 3 * k.label_px + 6
+
+
 def _enlarge_charts(charts: CompareCharts, k: KioskType) -> None:
     """Chart titles (with their legends) and tick labels at the kiosk's label size."""
     tick_font = QFont()
@@ -288,7 +309,7 @@ def parse_args(args: list[str]) -> argparse.Namespace:
 
 
 def start_kiosk(args: list[str]) -> KioskWindow:
-    """Parse the kiosk options, open the window fullscreen and start the clock."""
+    """Parse the kiosk options and open the window fullscreen, running."""
     options = parse_args(args)
     window = KioskWindow(options.idle_seconds)
     window.start()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.autosave import Autosaver, pending
 from app.canvas.view import ClusterScene, ClusterView
+from app.charts.chart_scroll import ChartScroll
 from app.charts.live import ChartPanel, Readout
 from app.charts.scrubber import Scrubber
 from app.charts.theory_overlay import Explanations
@@ -97,7 +98,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.overload_banner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.view)
-        charts = QScrollArea()  # narrow or short: the charts reflow to one column and scroll, never squeeze
+        charts = ChartScroll()  # short: the charts reflow to one column and scroll, never squeeze
         charts.setWidget(self.charts)
         charts.setWidgetResizable(True)
         charts.setFrameShape(QScrollArea.Shape.NoFrame)

@@ -296,7 +296,7 @@ class Simulation:
         self._apply_resizes()
         self._timer_due = True
         if action == "add":
-            self.add_node(event.spec)
+            self.add_node(event.spec, event.index)
             return
         if action == "set_rate":
             self.set_workload(self._scenario.workload.model_copy(update={"rate": event.rate}))
@@ -365,25 +365,30 @@ class Simulation:
         if restart:
             restart_node(self.state, self.params, i, self._acc, self._recorder)
 
-    def add_node(self, node: Node) -> int:
-        """Add a node; it boots for ``restart_s``, then joins after a health check. Returns its index."""
-        if self.params.n >= MAX_NODES:
+    def add_node(self, node: Node, index: int | None = None) -> int:
+        """Add a node at place ``index`` of the cluster's order (None, or past the last node: last; the
+        nodes from there move one place on, as a removal moves them back); it boots for ``restart_s``,
+        then joins after a health check. Returns its index."""
+        n = self.params.n
+        if n >= MAX_NODES:
             raise ScenarioError(f"nodes: a scenario may have at most {MAX_NODES} nodes")
-        if any(n.name == node.name for n in self._scenario.nodes):
+        if any(other.name == node.name for other in self._scenario.nodes):
             raise ScenarioError(f"nodes: {node.name!r} is already the name of a node")
-        self._replace_nodes([*self._scenario.nodes, node])
+        j = n if index is None else min(max(index, 0), n)
+        nodes = list(self._scenario.nodes)
+        nodes.insert(j, node)
+        self._replace_nodes(nodes)
         s = self.state
-        s.state = np.append(s.state, np.int8(UP))
-        s.routable = np.append(s.routable, False)
-        s.route_at = np.append(s.route_at, np.inf)
-        s.route_to = np.append(s.route_to, False)
-        s.up_at = np.append(s.up_at, np.inf)
-        s.storage_used_kb = np.append(s.storage_used_kb, 0.0)
-        s.core_free = np.vstack((s.core_free, np.zeros((1, s.core_free.shape[1]))))
+        for name, value in (("state", np.int8(UP)), ("routable", False), ("route_at", np.inf), ("route_to", False),
+                            ("up_at", np.inf), ("storage_used_kb", 0.0)):
+            setattr(s, name, np.insert(getattr(s, name), j, value))
+        s.core_free = np.insert(s.core_free, j, 0.0, axis=0)
+        if j < n:  # the requests in the nodes after it keep their node
+            pool_node = s.pool.node
+            pool_node[pool_node >= j] += 1
         self._rebuild()
-        j = self.params.n - 1
-        self._acc.node_offered = np.append(self._acc.node_offered, 0)
-        self._acc.busy_s = np.append(self._acc.busy_s, 0.0)
+        self._acc.node_offered = np.insert(self._acc.node_offered, j, 0)
+        self._acc.busy_s = np.insert(self._acc.busy_s, j, 0.0)
         restart_node(self.state, self.params, j, self._acc, self._recorder)
         return j
 
