@@ -30,12 +30,13 @@ def run(win: MainWindow, seconds: float, tick_s: float = 0.05) -> None:
         win.clock.tick(tick_s)
 
 
-def test_heat_strip_rows_follow_the_canvas_top_to_bottom_with_names(window):
+def test_heat_strip_rows_follow_the_canvas_column_by_column_top_to_bottom_with_names(window):
     strip = window.charts.strip
     assert strip.mode == "rows"
-    names = [n.name for n in window.ctrl.scenario.nodes]
-    ys = [n.y for n in window.ctrl.scenario.nodes]
-    top_down = [name for _y, name in sorted(zip(ys, names, strict=True))]
+    nodes = window.ctrl.scenario.nodes
+    assert len({n.x for n in nodes}) == 2  # the default scenario's two columns of boxes
+    top_down = [n.name for n in sorted(nodes, key=lambda n: (n.x, n.y))]
+    names = [n.name for n in nodes]
     assert [names[i] for i in strip.order] == top_down
     ticks = window.charts.utilization.getAxis("left")._tickLevels[0]
     assert [text for _pos, text in ticks] == top_down

@@ -187,3 +187,19 @@ def test_on_a_tall_screen_the_latency_chart_is_the_p99(qtbot, monkeypatch):
     for c, ctrl in enumerate((view.vertical, view.horizontal)):
         t, drawn = view.charts.curves[c]["p99"].getData()
         assert t[-1] == pytest.approx(20.0) and drawn[-1] == pytest.approx(ctrl.history.last("p99_ms"))
+
+
+def test_the_picker_puts_any_two_builtins_side_by_side_and_keeps_the_clock_running(compare, qtbot):
+    from PySide6.QtCore import Qt
+
+    compare.clock.set_running(True)
+    left, right = compare.picks
+    left.setCurrentText("wave-vertical")
+    right.setCurrentText("challenge-3-survive-failures")
+    show = next(b for b in compare.findChildren(type(compare.play)) if b.text() == "Show these two")
+    qtbot.mouseClick(show, Qt.MouseButton.LeftButton)
+    assert [side.ctrl.scenario.name for side in compare.sides] == [resolve("wave-vertical").name,
+                                                                    resolve("challenge-3-survive-failures").name]
+    assert compare.vertical.scenario.seed == compare.horizontal.scenario.seed
+    assert compare.clock.running
+    assert compare.vertical.session.t == 0.0

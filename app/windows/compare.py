@@ -28,7 +28,7 @@ from app.screen import available, place
 from sim_core.engine.state import DOWN
 from sim_core.metrics import RATE_NAMES
 from sim_core.scenario import Event, Scenario
-from sim_core.scenario_file import resolve
+from sim_core.scenario_file import builtin_names, resolve
 
 LESSONS = (  # title, vertical built-in, horizontal built-in
     ("The slide: 50 req/s on 1 × 4 CPU or 7 × 1 CPU", "vertical-4cpu", "horizontal-7x1"),
@@ -317,6 +317,7 @@ class CompareWindow(Comparison):
             bar.addWidget(widget)
         bar.addWidget(self.note, 1)
         layout.addLayout(bar)
+        layout.addLayout(self._pair_picker())
         grid = QGridLayout()
         for c, side in enumerate(self.sides):
             grid.addWidget(side, 0, c)
@@ -326,14 +327,39 @@ class CompareWindow(Comparison):
         layout.addLayout(grid, 1)
         self.resize(1600, 1000)
 
+    def _pair_picker(self) -> QHBoxLayout:
+        """A row to put any two built-in scenarios side by side: left, right and Show."""
+        row = QHBoxLayout()
+        names = builtin_names()
+        self.picks = []
+        for side, default in (("Left:", "vertical-4cpu"), ("Right:", "horizontal-7x1")):
+            pick = QComboBox()
+            pick.addItems(names)
+            pick.setCurrentText(default)
+            pick.setAccessibleName(f"{side[:-1].lower()} scenario")
+            row.addWidget(QLabel(side))
+            row.addWidget(pick)
+            self.picks.append(pick)
+        show = QPushButton("Show these two")
+        show.setToolTip("Run the two scenarios side by side, each as its file describes it, with the same seed")
+        show.clicked.connect(self.show_picked)
+        row.addWidget(show)
+        row.addStretch(1)
+        return row
+
+    def show_picked(self) -> None:
+        """The two scenarios chosen in the picker, side by side; the right one's seed on both."""
+        left, right = (resolve(pick.currentText()) for pick in self.picks)
+        self.show_pair(left.model_copy(update={"seed": right.seed}), right)
+
     def show_placed(self) -> None:
         """Show at a size that fits the screen."""
         place(self, QSize(1600, 1000))
         self.show()
 
     def show_pair(self, left: Scenario, right: Scenario) -> None:
-        """Any two scenarios side by side (a What-if point beside the open one), from t = 0."""
-        self.clock.set_running(False)
+        """Any two scenarios side by side (a What-if point beside the open one), from t = 0; the
+        clock keeps running if it was."""
         self.vertical.replace(left)
         self.horizontal.replace(right)
         self.charts.refresh()
