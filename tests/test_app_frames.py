@@ -24,12 +24,15 @@ def test_a_step_run_by_the_clock_is_drawn_one_chart_per_frame_and_every_chart_ca
              charts.availability: charts.curves["availability"], charts.cost: charts.curves["cost"]}
     for _ in range(30):
         window.clock.tick(0.05)
-    window.clock.tick(0.05)  # one more engine step, then the frame draws one chart
+    window.clock.tick(0.05)  # one more engine step: that frame draws at most one chart
     t = window.ctrl.t
-    assert sum(last_x(curve) == t for curve in shown.values()) == 1
-    for frame in range(2, len(shown) + 1):  # frames in which the engine runs no step
+    drawn = sum(last_x(curve) == t for curve in shown.values())
+    assert drawn <= 1
+    for frame in range(drawn + 1, len(shown) + 1):  # frames in which the engine runs no step: one chart each
         window.clock.tick(0.0)
         assert sum(last_x(curve) == t for curve in shown.values()) == frame
+    window.clock.tick(0.0)
+    assert all(last_x(curve) == t for curve in shown.values())
     window.ctrl.step_once()  # a step not run by the clock (paused, Ctrl+T) is drawn at once
     assert all(last_x(curve) == window.ctrl.t for curve in shown.values())
 

@@ -664,6 +664,7 @@ class ClusterScene(QGraphicsScene):
             return
         # the clock's frames refresh the boxes in turn (``refresh_boxes``); a change of state shows now
         self._boxes_behind = len(self.items_by_id)
+        self._update_hubs()
         items, states, draining = self.node_items(), self.ctrl.node_states(), self.ctrl.draining_names()
         changed = [k for k, (item, state) in enumerate(zip(items, states, strict=True))
                    if item.state != state or (item.phase == "draining") != (item.node.name in draining)] \

@@ -125,6 +125,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.columns = 0
         self._behind: set[pg.PlotItem] = set()  # charts not yet drawn since the last engine step
         self._turn = 0  # the chart ``draw_next`` looks at first
+        self._stepped = False  # the engine stepped in this clock frame
+        self._skipped = False  # the last frame drew no chart because it had stepped
         self.reflow(2)
         c = controller
         c.stepped.connect(self._on_stepped)
@@ -248,6 +250,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.strip.add(snaps)
         if self.ctrl.in_frame:  # the clock's frames draw the charts in turn (``draw_next``)
             self._behind.update(self.plots)
+            self._stepped = True
         else:
             self.refresh()
 
@@ -308,10 +311,16 @@ class ChartPanel(pg.GraphicsLayoutWidget):
     def draw_next(self, _wall_s: float = 0.0) -> None:
         """A clock frame's share of the redraw: the next chart (in turn) that is behind the history.
 
-        One chart per frame, so at 60 frames/s each chart follows the run 10 times a second and
-        no frame redraws all six (about 20 ms at 200 nodes); a chart that fell behind twice is
-        drawn once.
+        One chart per frame, so no frame redraws all six (about 20 ms at 200 nodes); a chart that fell
+        behind twice is drawn once. A frame whose engine steps were just drawn in the readout and canvas
+        draws no chart, unless the frame before drew none either: at 1x the steps come every third
+        frame, and each chart follows the run about 7 times a second; at higher speeds, every other frame.
         """
+        stepped, self._stepped = self._stepped, False
+        if stepped and not self._skipped:
+            self._skipped = True
+            return
+        self._skipped = False
         n = len(self.plots)
         for k in range(n):
             plot = self.plots[(self._turn + k) % n]
