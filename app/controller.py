@@ -73,6 +73,7 @@ class SimController(QObject):
         self.undo_stack = QUndoStack(self)
         self.session = Session(spread_if_overlapping(scenario), history_capacity=history_capacity)
         self.path = path
+        self.in_frame = False  # True while a SimClock tick runs the engine (views may spread their redraw)
         sig = self.session.signals
         sig.document_replaced.connect(self.scenario_replaced.emit)
         sig.node_added.connect(self.node_added.emit)
@@ -175,6 +176,10 @@ class SimController(QObject):
     def node_draining(self, node_id: int) -> bool:
         """True while the autoscaler (or a drain) takes the node out: no new requests, finishing its own."""
         return self.session.node_draining(node_id)
+
+    def draining_names(self) -> set[str]:
+        """Names of the nodes draining now (``node_draining``), for views that check them all at once."""
+        return self.session.draining_names()
 
     def judge(self) -> Judge | None:
         """The run's live verdicts of the scenario's goals (None without goals)."""
@@ -449,10 +454,13 @@ class SimClock(QObject):
 
     Each tick turns the wall time since the last tick (at most ``MAX_WALL_S``, so a stall is
     dropped, not caught up) into simulated seconds, runs up to MAX_STEPS_PER_TICK engine steps
-    per controller within ``budget_s`` of wall time, and drops whatever time did not fit.
+    per controller within ``budget_s`` of wall time, and drops whatever time did not fit. Then
+    ``framed`` lets the views draw: steps run by a tick (``in_frame`` set on the controller) may be
+    drawn over the next frames, a share each, so that no frame carries every view's redraw.
     """
 
     ticked = Signal(float)  # wall seconds since the last tick, while running (animations)
+    framed = Signal(float)  # at the end of every tick, steps or not: views draw their share of this frame
     running_changed = Signal(bool)
     speed_changed = Signal(float)
     INTERVAL_MS = 16
@@ -503,12 +511,17 @@ class SimClock(QObject):
         steps = int(sim_s / STEP_S)
         if steps == 0:
             self._carry = sim_s
-            return
-        self._carry = 0.0
-        if steps > MAX_STEPS_PER_TICK:
-            steps = MAX_STEPS_PER_TICK
-        # the first controller runs what fits in the budget; the others follow in lockstep
-        done = self.controllers[0].advance(sim_s, steps, now + self.BUDGET_S)
-        for ctrl in self.controllers[1:]:
-            ctrl.advance(sim_s * done / steps, done)
-        self.dropped_s += sim_s * (steps - done) / steps
+        else:
+            self._carry = 0.0
+            steps = min(steps, MAX_STEPS_PER_TICK)
+            for ctrl in self.controllers:
+                ctrl.in_frame = True
+            try:  # the first controller runs what fits in the budget; the others follow in lockstep
+                done = self.controllers[0].advance(sim_s, steps, now + self.BUDGET_S)
+                for ctrl in self.controllers[1:]:
+                    ctrl.advance(sim_s * done / steps, done)
+            finally:
+                for ctrl in self.controllers:
+                    ctrl.in_frame = False
+            self.dropped_s += sim_s * (steps - done) / steps
+        self.framed.emit(wall_s)

@@ -70,6 +70,7 @@ class Explainer(QObject):
         self._stale = True
         self._predicted_at = -math.inf
         self._refreshed_wall = -math.inf
+        self._new_steps = False  # steps taken in since the bands were last computed
         self._view = b""
         c = controller
         c.stepped.connect(self._on_stepped)
@@ -111,6 +112,7 @@ class Explainer(QObject):
         if view != self._view:  # a random failure or a restart (the user's actions emit signals)
             self._view = view
             self._stale = True
+        self._new_steps = True
         for snap in snaps:
             self.live.add(snap)
             if self.report is not None:
@@ -119,11 +121,22 @@ class Explainer(QObject):
                     carried = float(np.dot(up, self.report.capacity_rps)) > self.report.load_rps
                     self.carried_s += snap.dt * carried
                     self.observed_s += snap.dt
+        if not self.ctrl.in_frame:
+            self.on_frame()
+
+    def on_frame(self, _wall_s: float = 0.0) -> None:
+        """Bring the bands (and a stale prediction) up to date, at most every REFRESH_WALL_S of wall time.
+
+        Called on every clock frame (``SimClock.framed``), steps or not, so that the refresh is one
+        frame's share of the work, not an addition to a frame that ran steps; other steps call it at once."""
         now = time.monotonic()
         if now < self._refreshed_wall + REFRESH_WALL_S and not self._stale:
             return  # the frame stays cheap; the next tick past the interval catches up
+        if not self._new_steps and not self._stale:
+            return  # no step since the last refresh (paused)
         self._refreshed_wall = now
         self.bands = self.live.bands()
+        self._new_steps = False
         shape = self.ctrl.scenario.workload.shape
         moving = isinstance(shape, (RampShape, StepShape))
         if self._stale or not self.prediction or not self.prediction.applies or (

@@ -219,6 +219,7 @@ class History:
         self._stored = 0  # samples stored, at most capacity
         self.size = 0  # samples shown (stored ones up to the time of ``set_limit``)
         self._rates: tuple[float, dict[str, np.ndarray]] | None = None
+        self._recent: np.ndarray | None = None  # recent_utilization's row, kept until the next change
 
     def clear(self) -> None:
         """Forget every sample and column."""
@@ -254,6 +255,7 @@ class History:
             self._stored += 1
         self.size = self._stored
         self._rates = None
+        self._recent = None
 
     def _column_of(self, node_id: int) -> int:
         col = self._cols.get(node_id)
@@ -299,6 +301,7 @@ class History:
         times = self._data[self._col["t"], self._span_stored()]
         self.size = int(np.searchsorted(times, t + 1e-9, side="right")) if math.isfinite(t) else self._stored
         self._rates = None
+        self._recent = None
 
     def truncate(self) -> None:
         """Drop the samples hidden by ``set_limit``: the run goes on from there."""
@@ -308,6 +311,7 @@ class History:
             self._stored -= drop
             self._count -= drop
         self._rates = None
+        self._recent = None
 
     # reading -------------------------------------------------------------------------------
     def _span_stored(self) -> slice:
@@ -390,5 +394,7 @@ class History:
         """
         if self.size == 0:
             return np.zeros(len(ids))
-        last = self.smoothed_utilization(self.size - 1)[-1]
+        if self._recent is None:  # once per change: views ask for a few boxes a frame
+            self._recent = self.smoothed_utilization(self.size - 1)[-1]
+        last = self._recent
         return np.nan_to_num(np.array([last[self._cols[i]] if i in self._cols else np.nan for i in ids]))

@@ -320,6 +320,10 @@ class Session:
         """True while the node drains for removal (it takes no new requests, finishes its own)."""
         return self.sim.scenario.nodes[self.index_of(node_id)].name in self.sim.draining
 
+    def draining_names(self) -> set[str]:
+        """Names of the nodes draining for removal now."""
+        return set(self.sim.draining)
+
     def node_state(self, node_id: int) -> int:
         """UP, DOWN or RESTARTING (``sim_core.engine.simulation`` codes)."""
         return int(self.sim.node_state[self.index_of(node_id)])

@@ -28,6 +28,7 @@ def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_utilization_distributi
     assert not boxes_overlap(xy, COMPACT_BOX)
     for _ in range(20):
         win.clock.tick(0.05)
+    win.charts.refresh()  # the clock's frames draw one chart each: draw all of them now
     strip = win.charts.strip
     assert strip.mode == "distribution" and not win.charts.node_curves and not strip.image.isVisible()
     curves = {name: curve.getData()[1] for name, curve in strip.stat_curves.items()}

@@ -1,7 +1,8 @@
 """Live pyqtgraph charts and the large-type readout of the current figures.
 
 Both read the session's ``History`` (filled once per engine step) through the controller when
-it emits ``stepped``: one ``setData`` per curve per tick, over the rolling window only. The
+it emits ``stepped``: one ``setData`` per curve, over the rolling window only. Steps run by the
+clock are drawn one chart per frame (``ChartPanel.draw_next``); any other step at once. The
 timeline's events are markers on the time axis; a movable time cursor scrubs the run.
 """
 
@@ -122,6 +123,10 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.cursor.sigPositionChangeFinished.connect(lambda line: self.ctrl.jump(float(line.value())))
         self.throughput.addItem(self.cursor)
         self.columns = 0
+        self._behind: set[pg.PlotItem] = set()  # charts not yet drawn since the last engine step
+        self._turn = 0  # the chart ``draw_next`` looks at first
+        self._stepped = False  # the engine stepped in this clock frame
+        self._skipped = False  # the last frame drew no chart because it had stepped
         self.reflow(2)
         c = controller
         c.stepped.connect(self._on_stepped)
@@ -243,7 +248,11 @@ class ChartPanel(pg.GraphicsLayoutWidget):
 
     def _on_stepped(self, snaps: list) -> None:
         self.strip.add(snaps)
-        self.refresh()
+        if self.ctrl.in_frame:  # the clock's frames draw the charts in turn (``draw_next``)
+            self._behind.update(self.plots)
+            self._stepped = True
+        else:
+            self.refresh()
 
     def _update_markers(self) -> None:
         """A vertical line on the throughput chart at each event of the timeline, with a tooltip.
@@ -286,10 +295,9 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         return line
 
     def refresh(self) -> None:
-        """Redraw every curve from the history: the last ``window_s`` simulated seconds."""
-        h: History = self.ctrl.history
-        t_all = h.column("t")
-        if t_all.size == 0:
+        """Redraw every chart now from the history: the last ``window_s`` simulated seconds."""
+        self._behind.clear()
+        if self.ctrl.history.size == 0:
             for curve in [*self.curves.values(), *self.node_curves]:
                 curve.setData([], [])
             for plot in self.plots:
@@ -297,40 +305,75 @@ class ChartPanel(pg.GraphicsLayoutWidget):
             self.cursor.setValue(0.0)
             self.strip.draw()
             return
+        for plot in self.plots:
+            self._draw(plot)
+
+    def draw_next(self, _wall_s: float = 0.0) -> None:
+        """A clock frame's share of the redraw: the next chart (in turn) that is behind the history.
+
+        One chart per frame, so no frame redraws all six (about 20 ms at 200 nodes); a chart that fell
+        behind twice is drawn once. A frame whose engine steps were just drawn in the readout and canvas
+        draws no chart, unless the frame before drew none either: at 1x the steps come every third
+        frame, and each chart follows the run about 7 times a second; at higher speeds, every other frame.
+        """
+        stepped, self._stepped = self._stepped, False
+        if stepped and not self._skipped:
+            self._skipped = True
+            return
+        self._skipped = False
+        n = len(self.plots)
+        for k in range(n):
+            plot = self.plots[(self._turn + k) % n]
+            if plot in self._behind:
+                self._behind.discard(plot)
+                self._turn = (self._turn + k + 1) % n
+                self._draw(plot)
+                return
+
+    def _draw(self, plot: pg.PlotItem) -> None:
+        """Redraw one chart's curves and time range from the history (not empty)."""
+        h: History = self.ctrl.history
+        t_all = h.column("t")
         k = window_start(t_all, self.window_s + PAGE_S)
         t = t_all[k:]
-        rates = h.rates()
-        for name in RATE_NAMES:
-            self.curves[name].setData(t, rates[name][k:], connect="finite")
-        _headroom(self.throughput, rates["offered"][k:], rates["served"][k:])
-        for name in ("p50", "p95", "p99"):
-            self.curves[name].setData(t, h.column(f"{name}_ms")[k:], connect="finite")
-        _headroom(self.latency, h.column("p99_ms")[k:])
-        queued = h.column("queued")[k:]
-        self.curves["queued"].setData(t, queued)
-        _headroom(self.queue, queued, floor=5.0)
-        self.curves["availability"].setData(t, h.column("availability_pct")[k:], connect="finite")
-        cost = h.column("cost_per_hour")[k:]
-        self.curves["cost"].setData(t, cost)
-        _headroom(self.cost, cost)
-        nodes = h.column("n_nodes")[k:]
-        self.curves["nodes"].setData(t, nodes, stepMode=None)
-        self.nodes_axis.setYRange(0, max(float(np.nanmax(nodes)) if nodes.size else 1.0, 1.0) * 1.15, padding=0)
-        if self.node_curves:
-            util = h.smoothed_utilization(k)
-            for node_id, curve in zip(self.curve_ids, self.node_curves, strict=True):
-                column = h.node_ids.index(node_id) if node_id in h.node_ids else None
-                curve.setData(t, util[:, column] * 100.0 if column is not None else np.full(t.size, np.nan),
-                              connect="finite")
-        self.strip.draw()
+        if plot is self.throughput:
+            rates = h.rates()
+            for name in RATE_NAMES:
+                self.curves[name].setData(t, rates[name][k:], connect="finite")
+            _headroom(self.throughput, rates["offered"][k:], rates["served"][k:])
+            if self.ctrl.t >= self._next_marker_t:  # replaying past an event: draw it as done
+                self._update_markers()
+            if not self.cursor.moving and self.cursor.value() != t[-1]:
+                self.cursor.setValue(float(t[-1]))
+        elif plot is self.latency:
+            for name in ("p50", "p95", "p99"):
+                self.curves[name].setData(t, h.column(f"{name}_ms")[k:], connect="finite")
+            _headroom(self.latency, h.column("p99_ms")[k:])
+        elif plot is self.utilization:
+            if self.node_curves:
+                util = h.smoothed_utilization(k)
+                for node_id, curve in zip(self.curve_ids, self.node_curves, strict=True):
+                    column = h.node_ids.index(node_id) if node_id in h.node_ids else None
+                    curve.setData(t, util[:, column] * 100.0 if column is not None else np.full(t.size, np.nan),
+                                  connect="finite")
+            self.strip.draw()
+        elif plot is self.queue:
+            queued = h.column("queued")[k:]
+            self.curves["queued"].setData(t, queued)
+            _headroom(self.queue, queued, floor=5.0)
+        elif plot is self.availability:
+            self.curves["availability"].setData(t, h.column("availability_pct")[k:], connect="finite")
+        else:
+            cost = h.column("cost_per_hour")[k:]
+            self.curves["cost"].setData(t, cost)
+            _headroom(self.cost, cost)
+            nodes = h.column("n_nodes")[k:]
+            self.curves["nodes"].setData(t, nodes, stepMode=None)
+            self.nodes_axis.setYRange(0, max(float(np.nanmax(nodes)) if nodes.size else 1.0, 1.0) * 1.15,
+                                      padding=0)
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
-        if self.throughput.viewRange()[0][1] != right:
-            for plot in self.plots:
-                plot.setXRange(right - self.window_s, right, padding=0)
-        if self.ctrl.t >= self._next_marker_t:  # replaying past an event: draw it as done
-            self._update_markers()
-        if not self.cursor.moving and self.cursor.value() != t[-1]:
-            self.cursor.setValue(float(t[-1]))
+        if plot.viewRange()[0][1] != right:
+            plot.setXRange(right - self.window_s, right, padding=0)
 
 
 def _headroom(plot: pg.PlotItem, *series: np.ndarray, floor: float = 1e-3) -> None:

@@ -8,13 +8,13 @@ stay unaware of it; each part reads only the Explainer.
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGraphicsView, QLabel, QMainWindow
 
+from app.charts.live import PAGE_S
 from app.explain import Explainer
 from app.panels.explain_panel import ExplainPanel, ms
 
@@ -39,7 +39,9 @@ class ChartOverlay:
             line.hide()
             charts.latency.addItem(line, ignoreBounds=True)
             self.lines[key] = line
-        self.samples: dict[str, deque] = {key: deque(maxlen=MAX_BAND_SAMPLES) for key in BAND_BRUSH}
+        # rows of (t, low, high), oldest first, in a preallocated array per band (at most MAX_BAND_SAMPLES)
+        self.samples = {key: np.full((MAX_BAND_SAMPLES, 3), np.nan) for key in BAND_BRUSH}
+        self.count = 0
         self.band_curves: dict[str, tuple[pg.PlotCurveItem, pg.PlotCurveItem, pg.FillBetweenItem]] = {}
         for key, plot in (("p99", charts.latency), ("availability", charts.availability)):
             edge = pg.mkPen(BAND_BRUSH[key][:3] + (90,), width=1)
@@ -57,17 +59,24 @@ class ChartOverlay:
         explainer.ctrl.scenario_replaced.connect(self.clear)
 
     def clear(self) -> None:
-        for samples in self.samples.values():
-            samples.clear()
+        self.count = 0
         self.refresh()
 
     def rewind(self) -> None:
         """The run moved to another moment: keep the bands drawn up to it, drop the later ones."""
-        t = self.ex.ctrl.t
-        for samples in self.samples.values():
-            while samples and samples[-1][0] > t + 1e-9:
-                samples.pop()
+        times = self.samples["p99"][:self.count, 0]
+        self.count = int(np.searchsorted(times, self.ex.ctrl.t + 1e-9, side="right"))
         self.refresh()
+
+    def _append(self, row: dict[str, tuple[float, float, float]]) -> None:
+        if self.count == MAX_BAND_SAMPLES:  # full: drop the older half (a copy every MAX/2 samples)
+            half = MAX_BAND_SAMPLES // 2
+            for samples in self.samples.values():
+                samples[:half] = samples[half:]
+            self.count = half
+        for key, values in row.items():
+            self.samples[key][self.count] = values
+        self.count += 1
 
     def refresh(self) -> None:
         pred = self.ex.prediction
@@ -80,13 +89,16 @@ class ChartOverlay:
                 line.label.setFormat(f"theory {key} {ms(value)}")
         bands = self.ex.bands
         if not math.isnan(bands.t):
-            last = self.samples["p99"][-1][0] if self.samples["p99"] else -math.inf
+            last = self.samples["p99"][self.count - 1, 0] if self.count else -math.inf
             if bands.t > last:
-                self.samples["p99"].append((bands.t, bands.p99.low * 1e3, bands.p99.high * 1e3))
-                self.samples["availability"].append((bands.t, bands.availability.low * 100,
-                                                     min(bands.availability.high, 1.0) * 100))
+                self._append({"p99": (bands.t, bands.p99.low * 1e3, bands.p99.high * 1e3),
+                              "availability": (bands.t, bands.availability.low * 100,
+                                               min(bands.availability.high, 1.0) * 100)})
+        # only what the charts' time window can show: a long run's older band is never drawn
+        times = self.samples["p99"][:self.count, 0]
+        first = int(np.searchsorted(times, times[-1] - self.charts.window_s - PAGE_S)) if self.count else 0
         for key, (low, high, _fill) in self.band_curves.items():
-            rows = np.array(self.samples[key], dtype=float).reshape(-1, 3)
+            rows = self.samples[key][first:self.count]
             rows = rows[~np.isnan(rows).any(axis=1)]
             low.setData(rows[:, 0], rows[:, 1])
             high.setData(rows[:, 0], rows[:, 2])
@@ -147,6 +159,7 @@ class CanvasVerdict(QLabel):
         self.ex = explainer
         self.setWordWrap(True)
         self.setMaximumWidth(420)
+        self._shown: tuple[str, str] = ("", "")
         self.hide()
         explainer.changed.connect(self.refresh)
         explainer.n1_progress.connect(lambda done, total: self.refresh(done, total))
@@ -167,14 +180,17 @@ class CanvasVerdict(QLabel):
                 f", {100 * worst.rejected_share:.1f}% rejected" if worst.rejected else "")
             if ex.n1_running:
                 text += " (updating)"
-        self.setText(text)
-        self.setStyleSheet(f"background: rgba(255,255,255,220); color: {colour}; border: 1px solid {colour}; "
-                           "border-radius: 4px; padding: 3px 6px; font-weight: 600;")
-        self.adjustSize()
+        if (text, colour) != self._shown:  # a style sheet costs a re-polish: only when it changes
+            self._shown = (text, colour)
+            self.setText(text)
+            self.setStyleSheet(f"background: rgba(255,255,255,220); color: {colour}; border: 1px solid {colour}; "
+                               "border-radius: 4px; padding: 3px 6px; font-weight: 600;")
+            self.adjustSize()
         corner = self.view.viewport().geometry().topLeft()
         self.move(corner.x() + 8, corner.y() + 8)
-        self.show()
-        self.raise_()
+        if not self.isVisible():
+            self.show()
+            self.raise_()
 
 
 class Explanations:
@@ -196,4 +212,5 @@ class Explanations:
         self.charts = ChartOverlay(window.charts, self.explainer)
         self.readout = ReadoutTheory(window.readout, self.explainer)
         self.verdict = CanvasVerdict(window.view, self.explainer)
+        window.clock.framed.connect(self.explainer.on_frame)
         self.explainer.invalidate()

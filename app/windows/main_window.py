@@ -256,6 +256,8 @@ class MainWindow(QMainWindow):
         self.goals_dock.card.try_again.connect(self.reset)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.clock.ticked.connect(self.scene.animate)
+        self.clock.framed.connect(self.charts.draw_next)
+        self.clock.framed.connect(self.scene.refresh_boxes)
         self.clock.running_changed.connect(lambda running: self.act_play.setText("&Pause" if running else "&Play"))
         self.clock.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s))
                                         if s in SPEEDS else None)
