@@ -190,6 +190,7 @@ COLUMNS = (
 RATE_NAMES = ("offered", "served", "rejected", "lost")
 RATE_WINDOW_S = 1.0  # rates on charts and readout: requests/s over the last second
 PER_NODE_BUDGET = 4_000_000  # per-node values kept (float32): capacity x columns stays under this
+ABSENT = -1  # History.node_states of a node not in the cluster at that step
 
 
 class History:
@@ -208,6 +209,7 @@ class History:
         self._col = {name: k for k, name in enumerate(COLUMNS)}
         self._data = np.full((len(COLUMNS), 2 * self.capacity), np.nan)
         self._util = np.full((2 * self.capacity, 0), np.nan, dtype=np.float32)
+        self._state = np.full((2 * self.capacity, 0), ABSENT, dtype=np.int8)  # UP/DOWN/RESTARTING codes
         self.node_ids: list[int] = []  # the node id of each per-node column (-1: free)
         self._cols: dict[int, int] = {}  # node id -> column
         self._last_seen = np.zeros(0, dtype=np.int64)  # number (from 1) of the last sample with a value, per column
@@ -246,6 +248,10 @@ class History:
         values[cols] = snap.utilization
         self._util[i] = values
         self._util[i + self.capacity] = values
+        states = np.full(self._state.shape[1], ABSENT, dtype=np.int8)
+        states[cols] = snap.state
+        self._state[i] = states
+        self._state[i + self.capacity] = states
         self._count += 1
         self._last_seen[cols] = self._count
         self._next = (i + 1) % self.capacity
@@ -268,6 +274,7 @@ class History:
             free = len(self.node_ids) - 1
         else:
             self._util[:, free] = np.nan
+            self._state[:, free] = ABSENT
             self._cols.pop(self.node_ids[free], None)
         self.node_ids[free] = node_id
         self._cols[node_id] = free
@@ -281,6 +288,7 @@ class History:
             keep = min(self._stored, capacity)
             data = self._data[:, self._span_stored()][:, self._stored - keep:]
             util = self._util[self._span_stored()][self._stored - keep:]
+            state = self._state[self._span_stored()][self._stored - keep:]
             self.capacity = capacity
             self._data = np.full((len(COLUMNS), 2 * capacity), np.nan)
             self._data[:, :keep] = data
@@ -288,11 +296,15 @@ class History:
             self._util = np.full((2 * capacity, util.shape[1]), np.nan, dtype=np.float32)
             self._util[:keep] = util
             self._util[capacity:capacity + keep] = util
+            self._state = np.full((2 * capacity, state.shape[1]), ABSENT, dtype=np.int8)
+            self._state[:keep] = state
+            self._state[capacity:capacity + keep] = state
             self._next = keep % capacity
             self._start = 0
             self._stored = keep
             self.size = min(self.size, keep)
         self._util = np.hstack((self._util, np.full((2 * self.capacity, 1), np.nan, dtype=np.float32)))
+        self._state = np.hstack((self._state, np.full((2 * self.capacity, 1), ABSENT, dtype=np.int8)))
         self.node_ids.append(-1)
         self._last_seen = np.append(self._last_seen, 0)
 
@@ -332,6 +344,22 @@ class History:
     def utilization(self) -> np.ndarray:
         """Per-node utilization 0..1 (NaN: no such node then), oldest first: a view of shape (size, columns)."""
         return self._util[self._span()]
+
+    def node_series(self, ids: list[int], start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Utilization (float32) and state (int8) of the nodes ``ids`` from sample ``start`` on, each of
+        shape (size - start, len(ids)); NaN and ABSENT for an id the history has no column for."""
+        cols = np.array([self._cols.get(node_id, -1) for node_id in ids], dtype=np.int64)
+        have = cols >= 0
+        rows = max(self.size - start, 0)
+        util = np.full((rows, len(ids)), np.nan, dtype=np.float32)
+        state = np.full((rows, len(ids)), ABSENT, dtype=np.int8)
+        util[:, have] = self.utilization()[start:][:, cols[have]]
+        state[:, have] = self.node_states()[start:][:, cols[have]]
+        return util, state
+
+    def node_states(self) -> np.ndarray:
+        """Per-node state (UP, DOWN, RESTARTING; ABSENT: no such node then), oldest first: (size, columns) int8."""
+        return self._state[self._span()]
 
     def rates(self, window_s: float = RATE_WINDOW_S) -> dict[str, np.ndarray]:
         """Requests/s over the ``window_s`` seconds ending at each sample: offered, served, rejected, lost.

@@ -69,6 +69,43 @@ def test_bins_average_the_steps_and_keep_the_worst_state():
     assert heat_rgb(np.array([0.0]))[0, 1] > heat_rgb(np.array([1.0]))[0, 1]  # greener when idle
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bins_made_at_once_from_steps_equal_those_made_step_by_step(seed):
+    rng = np.random.default_rng(seed)
+    dt = rng.uniform(0.01, 0.4, 300)  # uneven steps, as the window's clock makes them
+    t = np.cumsum(dt)
+    util = rng.uniform(0, 1, (300, 3))
+    state = rng.choice([UP, DOWN, RESTARTING], (300, 3), p=[0.8, 0.1, 0.1]).astype(np.int8)
+    for cut in (300, 211):  # the last bin closed or still open
+        live = BinnedUtilization(3, capacity=20)
+        for k in range(cut):
+            live.add(t[k], dt[k], util[k], state[k])
+        once = BinnedUtilization.from_steps(t[:cut], dt[:cut], util[:cut], state[:cut], capacity=20)
+        for k in range(cut, 300):  # and both go on alike
+            live.add(t[k], dt[k], util[k], state[k])
+            once.add(t[k], dt[k], util[k], state[k])
+        assert np.array_equal(once.t, live.t)
+        assert np.allclose(once.util, live.util) and np.array_equal(once.state, live.state)
+
+
+def test_after_a_jump_the_heat_strip_shows_that_moments_past(window):
+    window.clock.set_speed(10.0)
+    run(window, 3.0)  # 30 simulated seconds
+    window.ctrl.toggle_node(window.ctrl.id_by_name("node-3"))
+    run(window, 1.0)
+    strip = window.charts.strip
+    before = {"t": strip.bins.t.copy(), "util": strip.bins.util.copy(), "state": strip.bins.state.copy()}
+    window.ctrl.jump(20.0)
+    keep = before["t"] <= window.ctrl.t + 1e-9
+    assert strip.bins.t.size >= 15  # not an empty strip
+    assert np.array_equal(strip.bins.t, before["t"][keep])
+    assert np.allclose(strip.bins.util, before["util"][keep])
+    assert np.array_equal(strip.bins.state, before["state"][keep])
+    window.ctrl.jump(window.ctrl.session.head_t)  # back to the newest moment: the failure shows again
+    assert np.array_equal(strip.bins.t, before["t"][-strip.bins.t.size:])
+    assert (strip.bins.state == 2).any()
+
+
 def test_canvas_order_goes_down_each_column_then_right():
     xy = np.array([(400.0, 0.0), (100.0, 50.0), (100.0, -50.0), (400.0, -60.0)])
     assert list(canvas_order(xy)) == [2, 1, 3, 0]

@@ -18,6 +18,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QFont
 
 from sim_core.engine.state import DOWN, RESTARTING
+from sim_core.metrics import History
 
 BIN_S = 1.0  # seconds per heat-strip column
 SMOOTH_S = 5.0  # each cell shows the mean over the last SMOOTH_S seconds (one-second means flicker)
@@ -95,6 +96,33 @@ class BinnedUtilization:
         out._span, out._bin_end = self._span, self._bin_end
         return out
 
+    @classmethod
+    def from_steps(cls, t: np.ndarray, dt: np.ndarray, util: np.ndarray, state: np.ndarray,
+                   capacity: int = 90) -> BinnedUtilization:
+        """The bins that ``add`` makes of the steps ending at ``t`` (m,) s, of lengths ``dt`` (m,) s, with
+        per-node ``util`` (m, n) 0..1 and ``state`` (m, n) codes; the last bin may still be open."""
+        out = cls(util.shape[1], capacity)
+        if t.size == 0:
+            return out
+        keys = np.floor((t - dt) / BIN_S + 1e-9)  # the bin each step starts in: it belongs to that bin
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], t.size] - 1
+        busy = np.add.reduceat(util * dt[:, None], starts, axis=0)
+        span = np.add.reduceat(dt, starts)
+        rank = np.where(state == DOWN, 2, np.where(state == RESTARTING, 1, 0)).astype(np.int8)
+        worst = np.maximum.reduceat(rank, starts, axis=0)
+        closed = np.ones(starts.size, dtype=bool)  # every bin but the last was closed by a later one
+        closed[-1] = t[-1] >= (keys[-1] + 1) * BIN_S - 1e-9
+        out.t = t[ends[closed]][-capacity:]
+        out.util = (busy[closed] / np.maximum(span[closed], 1e-12)[:, None])[-capacity:]
+        out.state = worst[closed][-capacity:]
+        if closed[-1]:
+            out._bin_end = (np.floor(t[-1] / BIN_S + 1e-9) + 1) * BIN_S
+        else:
+            out._busy, out._span, out._worst = np.nan_to_num(busy[-1]), float(span[-1]), worst[-1].copy()
+            out._bin_end = (keys[-1] + 1) * BIN_S
+        return out
+
     def add(self, t: float, dt: float, utilization: np.ndarray, state: np.ndarray) -> None:
         """One engine step ending at ``t`` of length ``dt`` (s)."""
         if utilization.size != self.n_nodes:
@@ -160,6 +188,15 @@ class UtilizationStrip:
             self.plot.setYRange(0, len(names), padding=0)
         else:
             axis.setTicks(None)
+
+    def refill(self, history: History) -> None:
+        """Bins again from the run's history up to the moment it shows (after a jump or a reset)."""
+        times = history.column("t")
+        start = int(np.searchsorted(times, times[-1] - (self.bins.capacity + 2) * BIN_S)) if times.size else 0
+        util, state = history.node_series(self.ids, start)
+        self.bins = BinnedUtilization.from_steps(times[start:], history.column("dt")[start:], util, state,
+                                                 self.bins.capacity)
+        self._drawn = None
 
     def add(self, snaps: list) -> None:
         for snap in snaps:

@@ -218,6 +218,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         mode = "off" if n <= CURVES_UP_TO else "rows" if n < DISTRIBUTION_FROM else "distribution"
         self.strip.rebuild(ids, [node.name for node in nodes], np.array([(nd.x, nd.y) for nd in nodes]).reshape(n, 2),
                            mode, keep)
+        if not keep and mode != "off":
+            self.strip.refill(self.ctrl.history)  # a jump: the strip shows that moment's past
         if mode == "off":
             for k, (node_id, node) in enumerate(zip(ids, nodes, strict=True)):
                 pen = pg.mkPen(pg.intColor(k, hues=max(n, 7), maxValue=200), width=1.5)
