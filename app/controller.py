@@ -5,35 +5,31 @@ QUndoStack. Views never touch the engine: they read the session through the cont
 call it to edit, which pushes a QUndoCommand, and redraw on its signals. Signals carry stable
 node ids (ints that survive adds, deletes and undo), not indices, which shift. An edit made
 while the run is scrubbed back starts a new branch; undoing it brings the old future back.
-``SimClock`` drives one or more controllers from a single QTimer.
+``app.clock.SimClock`` drives one or more controllers from a single QTimer; the edits are the
+QUndoCommands of ``app.undo_commands``.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.canvas.layout import GAP, box_size, spread_if_overlapping
+from app.undo_commands import AddNodeCommand, BranchCommand, EditNodeCommand, RemoveNodeCommand, SetPartCommand
 from sim_core.challenge import Judge
 from sim_core.engine.state import Snapshot
 from sim_core.metrics import History
 from sim_core.scenario import Balancer, Event, Node, Scenario, ScenarioError, Workload
 from sim_core.scenario_file import validate_data
-from sim_core.session import Future, Session
+from sim_core.session import Session
 from sim_core.theory import n_minus_one
 from sim_core.theory import predict as theory
 
 STEP_S = 0.05  # simulated seconds per engine step at normal speeds
-MAX_STEPS_PER_TICK = 4  # above this, steps get longer rather than more numerous
-SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # x real time
-
 
 def validated_node(scenario: Scenario, index: int, **changes: object) -> Node:
     """Node ``index`` of ``scenario`` with ``changes`` applied and checked.
@@ -204,7 +200,7 @@ class SimController(QObject):
             self.undo_stack.push(command)
             return
         self.undo_stack.beginMacro(command.text())
-        self.undo_stack.push(_Branch(self))
+        self.undo_stack.push(BranchCommand(self))
         self.undo_stack.push(command)
         self.undo_stack.endMacro()
 
@@ -213,7 +209,7 @@ class SimController(QObject):
         old = self.node(node_id)
         if node == old:
             return
-        self._push(_EditNode(self, node_id, old, node, text, merge_key))
+        self._push(EditNodeCommand(self, node_id, old, node, text, merge_key))
 
     def set_node_field(self, node_id: int, field: str, value: object) -> None:
         """Set one field of a node (``cores``, ``ram_gb`` ...); consecutive edits of it merge in undo."""
@@ -241,7 +237,7 @@ class SimController(QObject):
         if x is None or y is None:
             x, y = self._free_spot()
         node = base.model_copy(update={"name": self._fresh_name(base.name), "x": x, "y": y})
-        command = _AddNode(self, node)
+        command = AddNodeCommand(self, node)
         self._push(command)
         return command.node_id
 
@@ -263,19 +259,19 @@ class SimController(QObject):
             raise ScenarioError("nodes: a scenario needs at least 1 node")
         self.undo_stack.beginMacro("Delete nodes" if len(ids) > 1 else f"Delete {self.node(ids[0]).name}")
         for node_id in ids:
-            self._push(_RemoveNode(self, node_id))
+            self._push(RemoveNodeCommand(self, node_id))
         self.undo_stack.endMacro()
 
     def set_balancer(self, balancer: Balancer) -> None:
         """Change the routing policy or health-check interval (undoable)."""
         if balancer != self.scenario.balancer:
-            self._push(_SetPart(self, "balancer", self.scenario.balancer, balancer))
+            self._push(SetPartCommand(self, "balancer", self.scenario.balancer, balancer))
 
     def set_workload(self, workload: Workload) -> None:
         """Change the traffic (undoable); consecutive edits of the same field merge."""
         old = self.scenario.workload
         if workload != old:
-            self._push(_SetPart(self, "workload", old, workload))
+            self._push(SetPartCommand(self, "workload", old, workload))
 
     def set_part_field(self, part: str, field: str, value: object) -> None:
         """Set one field of ``balancer`` or ``workload``, validated (ScenarioError on a bad value)."""
@@ -285,7 +281,7 @@ class SimController(QObject):
         data = self.scenario.model_dump(mode="json")
         data[part][field] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
         new = getattr(validate_data(data | {"events": []}), part)
-        self._push(_SetPart(self, part, old, new, field))
+        self._push(SetPartCommand(self, part, old, new, field))
 
     def _fresh_name(self, base: str) -> str:
         names = {n.name for n in self.scenario.nodes} | {n.name for n in self.session.document.nodes}
@@ -305,7 +301,7 @@ class SimController(QObject):
     def toggle_node(self, node_id: int) -> None:
         """Fail the node, or recover it if it is down."""
         if self.session.replaying:
-            self.undo_stack.push(_Branch(self))
+            self.undo_stack.push(BranchCommand(self))
         self.session.toggle_node(node_id)
 
     def advance(self, seconds: float, steps: int, deadline: float = np.inf) -> int:
@@ -326,202 +322,3 @@ class SimController(QObject):
     def reset(self) -> None:
         """Back to t = 0 with the document as it is now (the run's actions are dropped)."""
         self.session.reset()
-
-
-def _guarded(method):
-    """An undo command's redo or undo: an exception goes to ``sys.excepthook`` (reported, and failed by
-    pytest-qt) instead of unwinding into Qt's C++ stack, which PySide 6.11 answers with a segfault."""
-
-    @functools.wraps(method)
-    def run(self) -> None:
-        try:
-            method(self)
-        except Exception:  # noqa: BLE001 - reported, not swallowed
-            sys.excepthook(*sys.exc_info())
-
-    return run
-
-
-class _Branch(QUndoCommand):
-    """Drops the future of a scrubbed-back run; undo brings it back."""
-
-    def __init__(self, ctrl: SimController):
-        super().__init__("Branch")
-        self.ctrl = ctrl
-        self.future: Future | None = None
-        self.t = ctrl.t
-
-    @_guarded
-    def redo(self) -> None:
-        if self.ctrl.t != self.t:
-            self.ctrl.jump(self.t)
-        self.future = self.ctrl.session.branch()
-
-    @_guarded
-    def undo(self) -> None:
-        if self.future is not None:
-            self.ctrl.session.restore_future(self.future)
-
-
-class _EditNode(QUndoCommand):
-    ID = 1
-
-    def __init__(self, ctrl: SimController, node_id: int, old: Node, new: Node, text: str, merge_key: str):
-        super().__init__(text)
-        self.ctrl, self.node_id, self.old, self.new, self.merge_key = ctrl, node_id, old, new, merge_key
-
-    @_guarded
-    def redo(self) -> None:
-        self.ctrl.session.edit_node(self.node_id, self.new)
-
-    @_guarded
-    def undo(self) -> None:
-        self.ctrl.session.edit_node(self.node_id, self.old)
-
-    def id(self) -> int:
-        return self.ID if self.merge_key else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, _EditNode) or (other.node_id, other.merge_key) != (self.node_id, self.merge_key):
-            return False
-        self.new = other.new
-        return True
-
-
-class _AddNode(QUndoCommand):
-    def __init__(self, ctrl: SimController, node: Node):
-        super().__init__(f"Add {node.name}")
-        self.ctrl, self.node = ctrl, node
-        self.node_id = -1
-
-    @_guarded
-    def redo(self) -> None:
-        self.node_id = self.ctrl.session.add_node(self.node)
-
-    @_guarded
-    def undo(self) -> None:
-        self.ctrl.session.remove_node(self.node_id)
-
-
-class _RemoveNode(QUndoCommand):
-    def __init__(self, ctrl: SimController, node_id: int):
-        super().__init__(f"Delete {ctrl.node(node_id).name}")
-        self.ctrl, self.node_id, self.node = ctrl, node_id, ctrl.node(node_id)
-        self.index = -1
-
-    @_guarded
-    def redo(self) -> None:
-        self.index = self.ctrl.session.remove_node(self.node_id)
-
-    @_guarded
-    def undo(self) -> None:  # back where it was, in the document and in the run
-        self.ctrl.session.add_node(self.node, None if self.index < 0 else self.index)
-
-
-class _SetPart(QUndoCommand):
-    ID = 2
-
-    def __init__(self, ctrl: SimController, part: str, old, new, merge_key: str = ""):
-        super().__init__(f"Change {part}" + (f" {merge_key.replace('_', ' ')}" if merge_key else ""))
-        self.ctrl, self.part, self.old, self.new, self.merge_key = ctrl, part, old, new, merge_key
-
-    @_guarded
-    def redo(self) -> None:
-        self._apply(self.new)
-
-    @_guarded
-    def undo(self) -> None:
-        self._apply(self.old)
-
-    def _apply(self, value: Balancer | Workload) -> None:
-        if self.part == "balancer":
-            self.ctrl.session.set_balancer(value)
-        else:
-            self.ctrl.session.set_workload(value)
-
-    def id(self) -> int:
-        return self.ID if self.merge_key else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, _SetPart) or (other.part, other.merge_key) != (self.part, self.merge_key):
-            return False
-        self.new = other.new
-        return True
-
-
-class SimClock(QObject):
-    """One QTimer that advances its controllers together at ``speed`` x real time.
-
-    Each tick turns the wall time since the last tick (at most ``MAX_WALL_S``, so a stall is
-    dropped, not caught up) into simulated seconds, runs up to MAX_STEPS_PER_TICK engine steps
-    per controller within ``budget_s`` of wall time, and drops whatever time did not fit. Then
-    ``framed`` lets the views draw: steps run by a tick (``in_frame`` set on the controller) may be
-    drawn over the next frames, a share each, so that no frame carries every view's redraw.
-    """
-
-    ticked = Signal(float)  # wall seconds since the last tick, while running (animations)
-    framed = Signal(float)  # at the end of every tick, steps or not: views draw their share of this frame
-    running_changed = Signal(bool)
-    speed_changed = Signal(float)
-    INTERVAL_MS = 16
-    MAX_WALL_S = 0.1
-    BUDGET_S = 0.008
-
-    def __init__(self, controllers: list[SimController], parent: QObject | None = None):
-        super().__init__(parent)
-        self.controllers = list(controllers)
-        self.speed = 1.0
-        self.dropped_s = 0.0  # simulated seconds skipped because ticks ran over budget
-        self._carry = 0.0
-        self._last: float | None = None
-        self.timer = QTimer(self)
-        self.timer.setInterval(self.INTERVAL_MS)
-        self.timer.timeout.connect(self.tick)
-
-    @property
-    def running(self) -> bool:
-        return self.timer.isActive()
-
-    def set_running(self, running: bool) -> None:
-        if running == self.running:
-            return
-        if running:
-            self._last = None
-            self.timer.start()
-        else:
-            self.timer.stop()
-        self.running_changed.emit(running)
-
-    def set_speed(self, speed: float) -> None:
-        """Simulated seconds per wall second, 0.25..100."""
-        speed = float(min(max(speed, SPEEDS[0]), SPEEDS[-1]))
-        if speed != self.speed:
-            self.speed = speed
-            self.speed_changed.emit(speed)
-
-    def tick(self, wall_s: float | None = None) -> None:
-        """Advance by the wall time since the last tick (or ``wall_s``, for tests and benchmarks)."""
-        now = time.perf_counter()
-        if wall_s is None:
-            wall_s = 0.0 if self._last is None else now - self._last
-        self._last = now
-        wall_s = min(wall_s, self.MAX_WALL_S)
-        self.ticked.emit(wall_s)
-        sim_s = self._carry + wall_s * self.speed
-        steps = int(sim_s / STEP_S)
-        if steps == 0:
-            self._carry = sim_s
-        else:
-            self._carry = 0.0
-            steps = min(steps, MAX_STEPS_PER_TICK)
-            for ctrl in self.controllers:
-                ctrl.in_frame = True
-            try:  # the first controller runs what fits in the budget; the others follow in lockstep
-                done = self.controllers[0].advance(sim_s, steps, now + self.BUDGET_S)
-                for ctrl in self.controllers[1:]:
-                    ctrl.advance(sim_s * done / steps, done)
-            finally:
-                for ctrl in self.controllers:
-                    ctrl.in_frame = False
-            self.dropped_s += sim_s * (steps - done) / steps
-        self.framed.emit(wall_s)

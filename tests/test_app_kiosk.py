@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMenuBar
 
 from app.autosave import Autosaver
-from app.canvas.view import NodeItem
+from app.canvas.items import NodeItem
 from app.controller import SimController
 from app.main import main
 from app.screen import TOUCH_TARGET_MM, px_per_mm

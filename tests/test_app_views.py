@@ -40,7 +40,7 @@ def test_two_hundred_nodes_get_compact_boxes_a_grid_and_a_utilization_distributi
 def test_two_hundred_nodes_at_fit_on_a_laptop_screen_stay_legible_and_no_chart_title_is_cut(window):
     from PySide6.QtWidgets import QApplication
 
-    from app.canvas.view import LEGIBLE_PX
+    from app.canvas.items import LEGIBLE_PX
     from benchmarks.ui import big_scenario
 
     window.resize(1280, 700)  # the window's size on a 1366 x 768 screen

@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas.view import ClusterScene, ClusterView, DotScale
+from app.canvas.flow import DotScale
+from app.canvas.view import ClusterScene, ClusterView
 from app.charts.live import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
-from app.controller import SPEEDS, SimClock, SimController
+from app.clock import SPEEDS, SimClock
+from app.controller import SimController
 from app.screen import available, place
 from sim_core.engine.state import DOWN
 from sim_core.metrics import RATE_NAMES

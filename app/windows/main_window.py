@@ -34,7 +34,8 @@ from app.charts.chart_scroll import ChartScroll
 from app.charts.live import ChartPanel, Readout
 from app.charts.scrubber import Scrubber
 from app.charts.theory_overlay import Explanations
-from app.controller import SPEEDS, SimClock, SimController
+from app.clock import SPEEDS, SimClock
+from app.controller import SimController
 from app.panels.challenge_dock import ChallengeDock
 from app.panels.inspector import Inspector
 from app.panels.overload_banner import OverloadBanner
