@@ -40,24 +40,14 @@ def main(argv: list[str] | None = None) -> int:
 def warm_up_after_first_frame(app) -> None:
     """Defer the kernel's warm-up (``Simulation()`` would do it) until a window has painted, then do it.
 
-    If the clock steps before that, the first step loads the kernel itself.
+    If the clock steps before that, the first step loads the kernel itself. ``app`` is the
+    QApplication (it must exist before the filter is installed).
     """
-    from PySide6.QtCore import QEvent, QObject, QTimer
-    from PySide6.QtWidgets import QWidget
-
+    from app.first_paint import after_first_paint
     from sim_core.engine import kernel
 
     kernel.defer_warm_up()
-
-    class FirstFrame(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget):
-                app.removeEventFilter(self)
-                QTimer.singleShot(0, lambda: kernel.warm_up(now=True))  # after this frame is flushed
-            return False
-
-    app._first_frame_filter = FirstFrame(app)  # kept alive with the app
-    app.installEventFilter(app._first_frame_filter)
+    after_first_paint(lambda: kernel.warm_up(now=True))
 
 
 if __name__ == "__main__":

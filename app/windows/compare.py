@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas.view import ClusterScene, ClusterView, DotScale
-from app.charts.live import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
+from app.charts.live import AXIS_W, PAGE_S, WINDOW_S, legend_title, page_right, window_start
+from app.charts.readout import COLOURS, Readout
 from app.controller import SPEEDS, SimClock, SimController
 from app.screen import available, place
 from sim_core.engine.state import DOWN
