@@ -31,9 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         from app.selftest import install_first_frame_probe
 
         install_first_frame_probe()
+    import gc
+
+    gc.disable()  # start-up makes objects that live as long as the app: collecting them would delay the first frame
+    from app.first_paint import after_first_paint
     from app.windows.main_window import create_app, run_app  # imports Qt only when a window is wanted
 
     warm_up_after_first_frame(create_app())
+    after_first_paint(gc.enable)
     return run_app(args)
 
 
