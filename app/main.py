@@ -37,16 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     from app.first_paint import after_first_paint
     from app.windows.main_window import create_app, run_app  # imports Qt only when a window is wanted
 
-    warm_up_after_first_frame(create_app())
+    create_app()
+    warm_up_after_first_frame()
     after_first_paint(gc.enable)
     return run_app(args)
 
 
-def warm_up_after_first_frame(app) -> None:
+def warm_up_after_first_frame() -> None:
     """Defer the kernel's warm-up (``Simulation()`` would do it) until a window has painted, then do it.
 
-    If the clock steps before that, the first step loads the kernel itself. ``app`` is the
-    QApplication (it must exist before the filter is installed).
+    If the clock steps before that, the first step loads the kernel itself. The QApplication must exist.
     """
     from app.first_paint import after_first_paint
     from sim_core.engine import kernel

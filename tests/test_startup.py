@@ -25,7 +25,7 @@ def test_the_window_loads_the_kernel_only_after_its_first_frame(qapp, qtbot, mon
             painted.append(1)
             super().paintEvent(event)
 
-    warm_up_after_first_frame(qapp)
+    warm_up_after_first_frame()
     Simulation(resolve("vertical-1cpu"))  # warms the kernel up, unless deferred
     assert loads == []
     window = Window()
