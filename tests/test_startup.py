@@ -57,6 +57,8 @@ def test_the_staged_window_paints_first_and_builds_its_charts_after_without_movi
     assert built == [1]
     assert isinstance(win.charts, ChartPanel) and win.chart_scroll.widget() is win.charts
     assert win.explain.charts is not None and win.explain.charts.charts is win.charts
+    view_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&View")
+    assert "Theory" in [a.text() for a in view_menu.actions()]  # the dock's toggle, as the README says
     assert {name: getattr(win, name).geometry() for name in places} == places
     eager = MainWindow(resolve("horizontal-7x1"), None, qt_settings, tmp_path)  # built at once, as in the tests
     qtbot.addWidget(eager)
