@@ -75,8 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise ScenarioError("spec: give a sweep spec file or built-in name, or --list to see the built-ins")
     from sim_core.sweep.runner import sweeps_unavailable
 
-    needed = ("pyarrow", "rich") + (() if args.in_process else ("distributed",)) + (() if args.no_plot else
-                                                                                   ("matplotlib",))
+    needed = ("pyarrow",) + (() if args.in_process else ("distributed",)) + (() if args.no_plot else ("matplotlib",))
     if problem := sweeps_unavailable(needed):
         raise ScenarioError(problem)
     spec, base = load_spec(_spec_path(args.spec))

@@ -20,7 +20,7 @@ from sim_core.scenario import Scenario
 from sim_core.sweep.points import SweepPoint, build_scenario, grid_points, listed_points, seed_for
 from sim_core.sweep.spec import Constraints, SweepSpec
 
-SWEEP_LIBRARIES = ("distributed", "pyarrow", "matplotlib", "rich")  # Dask, Parquet, the chart, the terminal
+SWEEP_LIBRARIES = ("distributed", "pyarrow", "matplotlib")  # Dask, Parquet, the chart: only sweeps need them
 
 
 def sweeps_unavailable(needed: tuple[str, ...] = SWEEP_LIBRARIES) -> str:
