@@ -11,9 +11,8 @@ run is never touched from two threads and no frame waits for it. Views read only
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -25,6 +24,9 @@ from sim_core.theory import availability, n_minus_one
 from sim_core.theory import predict as theory
 from sim_core.theory.live_bands import LiveBands, WindowBands
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 _POOL: ProcessPoolExecutor | None = None
 
 
@@ -32,6 +34,9 @@ def _worker_pool() -> ProcessPoolExecutor:
     """One worker process for N-1 checks, started on first use and kept (spawned: no Qt in it)."""
     global _POOL
     if _POOL is None:
+        import multiprocessing  # here, not at import: the window's first frame does not wait for it
+        from concurrent.futures import ProcessPoolExecutor
+
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                     initializer=n_minus_one.warm_up_worker)
     return _POOL

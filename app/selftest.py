@@ -214,6 +214,7 @@ def install_first_frame_probe() -> None:
                 if self.painted and self.depth == 0:
                     kernel = sys.modules.get("sim_core.engine.kernel")
                     print(f"first-frame {time.monotonic():.6f} numba-imported={'numba' in sys.modules} "
+                          f"pyqtgraph-imported={'pyqtgraph' in sys.modules} "
                           f"kernel={getattr(kernel, 'kind', None)}", flush=True)
                     os._exit(0)  # the measurement is taken: skip the event loop and the teardown
 

@@ -113,3 +113,16 @@ def test_the_window_menu_opens_the_dialog_on_the_open_scenario(qtbot, qt_setting
     assert compare.horizontal.scenario.seed == compare.vertical.scenario.seed
     win.close()
     assert not dialog.isVisible() and not compare.isVisible()
+
+
+def test_without_dask_the_dialog_says_so_and_does_not_run(qtbot, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    dlg = WhatIfDialog(resolve("horizontal-7x1"), lambda _s: None)  # the default sweeper: a Dask cluster
+    qtbot.addWidget(dlg)
+    assert "need distributed" in dlg.problems.text() and "Python install" in dlg.problems.text()
+    assert not dlg.run_button.isEnabled()
+    dlg.run()
+    assert not dlg.sweeper.state().busy and not dlg.timer.isActive()

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.autosave import pending
-from app.charts.live import format_figure
+from app.charts.readout import format_figure
 from app.windows.main_window import MainWindow, startup_window
 from sim_core.engine.state import DOWN, RESTARTING, UP
 from sim_core.metrics import CSV_COLUMNS

@@ -259,3 +259,24 @@ def test_ctrl_c_keeps_the_finished_runs_and_exits_130(tmp_path):
     spec, base = validate_spec(data), resolve("horizontal-7x1")
     tasks = {t.key: t for t in tasks_for(spec, base, grid_points(spec, base))}
     assert all(same(row, evaluate(tasks[(row["point"], row["replication"])])[0]) for row in kept[:2])
+
+
+def _without(monkeypatch, *names: str) -> None:
+    """Make ``names`` look uninstalled, as in the packaged app (scalelab.spec leaves them out)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in names else real(name, *a))
+
+
+def test_without_the_sweep_libraries_sweep_says_to_use_the_python_install(capsys, monkeypatch, tmp_path):
+    _without(monkeypatch, "distributed", "matplotlib")
+    out = tmp_path / "out"
+    assert main(["sweep", str(write_spec(tmp_path, SMALL)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [err.strip()] and "Traceback" not in err
+    assert err.startswith("What-if sweeps need distributed, matplotlib, which this install does not have")
+    assert "Python install" in err and not out.exists()
+    # what a run in this process without the chart needs is there: it runs
+    assert main(["sweep", str(write_spec(tmp_path, SMALL)), "--in-process", "--no-plot", "--quiet",
+                 "--out", str(out)]) == 0

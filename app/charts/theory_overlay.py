@@ -1,8 +1,8 @@
-"""What the Explainer adds to the existing views: dashed theory lines and bands on the charts,
-"theory" under the readout's latency figures, and the N-1 verdict on the canvas.
+"""What the Explainer adds to the live charts: dashed theory lines, bands and the warm-up marker.
 
-Attached from outside (``attach(window, explainer)``) so the charts, readout and canvas modules
-stay unaware of it; each part reads only the Explainer.
+Attached from outside (``app.panels.theory_notes.Explanations.attach_charts``) so the charts
+module stays unaware of it; it reads only the Explainer. The notes under the readout and the
+canvas's N-1 verdict, which need no pyqtgraph, are in ``app.panels.theory_notes``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QGraphicsView, QLabel, QMainWindow
 
 from app.charts.live import PAGE_S
 from app.explain import Explainer
-from app.panels.explain_panel import ExplainPanel, ms
+from app.panels.explain_panel import ms
 
 THEORY_PEN = {"mean": ("#1d2733", Qt.PenStyle.DashLine), "p99": ("#d81b60", Qt.PenStyle.DashLine)}
 BAND_BRUSH = {"p99": (216, 27, 96, 45), "availability": (46, 157, 79, 45)}
@@ -106,111 +105,3 @@ class ChartOverlay:
         self.warmup.setVisible(not math.isnan(end) and end > 0)
         if not math.isnan(end):
             self.warmup.setValue(end)
-
-
-class ReadoutTheory:
-    """A small line under the readout's p50, p95, p99 and availability: "± band · theory value"."""
-
-    def __init__(self, readout, explainer: Explainer):
-        self.ex = explainer
-        self.labels: dict[str, QLabel] = {}
-        for key in ("p50", "p95", "p99", "availability"):
-            value_label = readout.labels.get(key)
-            if value_label is None:
-                continue
-            note = QLabel("")
-            note.setStyleSheet("color: #5b6775; font-size: 8pt;")
-            note.setAccessibleName(f"{key} theory")
-            value_label.parentWidget().layout().addWidget(note)
-            self.labels[key] = note
-        explainer.changed.connect(self.refresh)
-        self.refresh()
-
-    def text(self, key: str) -> str:
-        """The note under the readout's ``key``: the 95% band (p99, availability) and the theory."""
-        pred, bands = self.ex.prediction, self.ex.bands
-        applies = pred is not None and pred.applies
-        if key in ("p50", "p95", "p99"):
-            half = bands.p99.half_width if key == "p99" else math.nan
-            band = "" if math.isnan(half) else f"± {ms(half)} · "
-            value = getattr(pred, f"{key}_s", math.nan) if applies else math.nan
-            return band + (f"theory {ms(value)}" if not math.isnan(value) else "no theory")
-        avail = bands.availability
-        band = "" if math.isnan(avail.half_width) else f"± {100 * avail.half_width:.2g}% · "
-        if self.ex.report is not None:
-            return band + f"theory {100 * self.ex.report.cluster:.4g}% up"
-        if applies:
-            return band + f"theory {100 * (1 - pred.rejection):.4g}%"
-        return band.rstrip(" ·")
-
-    def refresh(self) -> None:
-        for key, label in self.labels.items():
-            text = self.text(key)
-            if label.text() != text:
-                label.setText(text)
-
-
-class CanvasVerdict(QLabel):
-    """The N-1 verdict in the canvas's top-left corner: green when safe, red when not."""
-
-    def __init__(self, view: QGraphicsView, explainer: Explainer):
-        super().__init__(view)  # not the viewport: scrolling the canvas would carry it along
-        self.view = view
-        self.ex = explainer
-        self.setWordWrap(True)
-        self.setMaximumWidth(420)
-        self._shown: tuple[str, str] = ("", "")
-        self.hide()
-        explainer.changed.connect(self.refresh)
-        explainer.n1_progress.connect(lambda done, total: self.refresh(done, total))
-
-    def refresh(self, done: int | None = None, total: int | None = None) -> None:
-        ex = self.ex
-        if not ex.n1_enabled:
-            self.hide()
-            return
-        result = ex.n1_result
-        if result is None:
-            text, colour = ("N-1: checking..." if done is None else f"N-1: checking {done}/{total}"), "#5b6775"
-        else:
-            colour = "#2e7d32" if result.safe else "#c62828"
-            worst = result.weak_spot
-            head = "N-1 safe" if result.safe else "N-1 NOT safe"
-            text = f"{head} (p99 target {ms(result.target_p99_s)}): losing {worst.name} gives p99 {ms(worst.p99_s)}" + (
-                f", {100 * worst.rejected_share:.1f}% rejected" if worst.rejected else "")
-            if ex.n1_running:
-                text += " (updating)"
-        if (text, colour) != self._shown:  # a style sheet costs a re-polish: only when it changes
-            self._shown = (text, colour)
-            self.setText(text)
-            self.setStyleSheet(f"background: rgba(255,255,255,220); color: {colour}; border: 1px solid {colour}; "
-                               "border-radius: 4px; padding: 3px 6px; font-weight: 600;")
-            self.adjustSize()
-        corner = self.view.viewport().geometry().topLeft()
-        self.move(corner.x() + 8, corner.y() + 8)
-        if not self.isVisible():
-            self.show()
-            self.raise_()
-
-
-class Explanations:
-    """Everything one MainWindow gets: the Explainer, the Theory dock and the overlays."""
-
-    def __init__(self, window: QMainWindow):
-        self.explainer = Explainer(window.ctrl, parent=window)
-        self.panel = ExplainPanel(self.explainer)
-        self.dock = QDockWidget("Theory", window)
-        self.dock.setObjectName("theory")
-        self.dock.setWidget(self.panel)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.dock.hide()  # opened from View > Theory; a hidden tab would sit outside the window's geometry
-        view_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "View"), None)
-        if view_menu is not None:
-            view_menu.addAction(self.dock.toggleViewAction())
-        self.charts = ChartOverlay(window.charts, self.explainer)
-        self.readout = ReadoutTheory(window.readout, self.explainer)
-        self.verdict = CanvasVerdict(window.view, self.explainer)
-        window.clock.framed.connect(self.explainer.on_frame)
-        self.explainer.invalidate()

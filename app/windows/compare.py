@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from app.canvas.flow import DotScale
 from app.canvas.view import ClusterScene, ClusterView
-from app.charts.live import AXIS_W, COLOURS, PAGE_S, WINDOW_S, Readout, legend_title, page_right, window_start
+from app.charts.live import AXIS_W, PAGE_S, WINDOW_S, legend_title, page_right, window_start
+from app.charts.readout import COLOURS, Readout
 from app.clock import SPEEDS, SimClock
 from app.controller import SimController
 from app.screen import available, place

@@ -3,6 +3,11 @@
 The window wires views to one SimController (the document) and one SimClock (the QTimer
 that runs the engine). Files go through ``sim_core.scenario``; a bad file opens a dialog with
 the ScenarioError message and leaves the open scenario as it was.
+
+Start-up (``run_app``) builds the window staged: its first frame has the canvas, readout,
+inspector, menus and a placeholder where the charts go; pyqtgraph is imported and the charts
+and their theory overlay are built just after that frame, one step per turn of the event loop,
+and the clock starts when they are in (issue 9: the first frame under a second).
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSaveFile, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QSaveFile, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,19 +37,23 @@ from PySide6.QtWidgets import (
 from app.autosave import Autosaver, pending
 from app.canvas.view import ClusterScene, ClusterView
 from app.charts.chart_scroll import ChartScroll
-from app.charts.live import ChartPanel, Readout
+from app.charts.readout import Readout
 from app.charts.scrubber import Scrubber
-from app.charts.theory_overlay import Explanations
 from app.clock import SPEEDS, SimClock
 from app.controller import SimController
+from app.first_paint import after_first_paint
 from app.panels.challenge_dock import ChallengeDock
 from app.panels.inspector import Inspector
 from app.panels.overload_banner import OverloadBanner
+from app.panels.theory_notes import Explanations
 from app.panels.watch import WatchPanel
 from app.screen import keep_on_screen, place
 from sim_core.safe_io import atomic_writer, shown
 from sim_core.scenario import Node, Scenario, ScenarioError
 from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, dumps, load, resolve
+
+if TYPE_CHECKING:
+    from app.charts.live import ChartPanel
 
 SLIDE_SCENARIOS = (  # toolbar button text, built-in name
     ("1 CPU", "vertical-1cpu"), ("2 CPU", "vertical-2cpu"), ("4 CPU", "vertical-4cpu"), ("7 × 1 CPU", "horizontal-7x1"),
@@ -58,10 +68,17 @@ def new_scenario() -> Scenario:
 
 
 class MainWindow(QMainWindow):
-    """The app's window on one scenario. ``path`` is the file it came from (None: built-in or new)."""
+    """The app's window on one scenario. ``path`` is the file it came from (None: built-in or new).
+
+    ``staged``: build the charts (pyqtgraph) only after the first painted frame, in steps; until
+    then ``charts`` is None and a placeholder holds their place. ``built`` is emitted when they are
+    in (at once, inside the constructor, when not staged); ``finish_building`` completes it now.
+    """
+
+    built = Signal()
 
     def __init__(self, scenario: Scenario, path: Path | None = None, settings: QSettings | None = None,
-                 autosave_folder: Path | None = None):
+                 autosave_folder: Path | None = None, staged: bool = False):
         super().__init__()
         self.settings = settings or QSettings()
         self.ctrl = SimController(scenario, path, self)
@@ -69,7 +86,7 @@ class MainWindow(QMainWindow):
         self.scene = ClusterScene(self.ctrl, self)
         self.view = ClusterView(self.scene)
         self.inspector = Inspector(self.ctrl)
-        self.charts = ChartPanel(self.ctrl)
+        self.charts: ChartPanel | None = None
         self.readout = Readout(self.ctrl)
         self.watch = WatchPanel(self.ctrl)
         self.scrubber = Scrubber(self.ctrl)
@@ -78,8 +95,8 @@ class MainWindow(QMainWindow):
         self.compare_window = None
         self.whatif_dialog = None
         self._build_layout()
-        self.explain = Explanations(self)  # theory, bands, availability and N-1 (app/charts/theory_overlay.py)
         self._build_actions()
+        self.explain = Explanations(self)  # theory, bands, availability and N-1 (app/panels/theory_notes.py)
         self._connect()
         self._update_title()
         geometry = self.settings.value("window/geometry")
@@ -87,6 +104,11 @@ class MainWindow(QMainWindow):
             keep_on_screen(self)  # saved on a bigger screen: shrink to this one
         else:
             place(self, QSize(1500, 920))
+        self._later = [self._import_charts, self._build_charts, self._overlay_charts]  # what the first frame lacks
+        if staged:
+            after_first_paint(self._build_next, self)
+        else:
+            self.finish_building()
 
     # layout -------------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -99,12 +121,8 @@ class MainWindow(QMainWindow):
         column.addWidget(self.overload_banner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.view)
-        charts = ChartScroll()  # short: the charts reflow to one column and scroll, never squeeze
-        charts.setWidget(self.charts)
-        charts.setWidgetResizable(True)
-        charts.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.chart_scroll = charts
-        split.addWidget(charts)
+        self.chart_scroll = ChartScroll()  # a placeholder until the charts replace it (_build_charts)
+        split.addWidget(self.chart_scroll)
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 6)
         column.addWidget(split, 1)
@@ -128,6 +146,41 @@ class MainWindow(QMainWindow):
                                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.goals_dock)
         self.statusBar().addPermanentWidget(self.readout.time_label)
+
+    def _import_charts(self) -> None:
+        import app.charts.live  # noqa: F401 - pyqtgraph: most of the cost of the charts
+
+    def _build_charts(self) -> None:
+        from app.charts.live import ChartPanel
+
+        self.charts = ChartPanel(self.ctrl)
+        self.chart_scroll.setWidget(self.charts)  # the placeholder is deleted
+        self.clock.framed.connect(self.charts.draw_next)  # the charts draw their share of each frame
+
+    def _overlay_charts(self) -> None:
+        self.explain.attach_charts(self.charts)
+
+    def _build_next(self) -> None:
+        """One step of the staged build; the next one on the next turn of the event loop."""
+        if not self._later:  # finish_building did it all
+            return
+        self._later.pop(0)()
+        if self._later:
+            QTimer.singleShot(0, self, self._build_next)  # not called once the window is deleted
+        else:
+            self.built.emit()
+
+    @property
+    def is_built(self) -> bool:
+        """True once the charts are in (at once when not staged)."""
+        return not self._later
+
+    def finish_building(self) -> None:
+        """Build now whatever the staged build has not built yet (nothing if it is done)."""
+        if self._later:
+            while self._later:
+                self._later.pop(0)()
+            self.built.emit()
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -257,7 +310,6 @@ class MainWindow(QMainWindow):
         self.goals_dock.card.try_again.connect(self.reset)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.clock.ticked.connect(self.scene.animate)
-        self.clock.framed.connect(self.charts.draw_next)
         self.clock.framed.connect(self.scene.refresh_boxes)
         self.clock.running_changed.connect(lambda running: self.act_play.setText("&Pause" if running else "&Play"))
         self.clock.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s))
@@ -430,6 +482,7 @@ class MainWindow(QMainWindow):
 
     def export_png(self, path: Path) -> bool:
         """The charts as they are on screen."""
+        self.finish_building()
         out = QSaveFile(str(path))
         if out.open(QSaveFile.OpenModeFlag.WriteOnly) and self.charts.grab().save(out, "PNG") and out.commit():
             return True
@@ -541,7 +594,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 def startup_window(args: list[str]) -> MainWindow:
     """The window ``scalelab [SCENARIO]`` opens: the given file, else the last file, else the default.
 
-    A bad file shows its problems in a dialog over the default scenario.
+    A bad file shows its problems in a dialog over the default scenario. The window is staged: its
+    charts are built just after its first frame.
     """
     settings = QSettings()
     problem = None
@@ -555,7 +609,7 @@ def startup_window(args: list[str]) -> MainWindow:
             problem = str(exc) if args else None  # a vanished last file is not worth a dialog
     if scenario is None:
         scenario = resolve(DEFAULT_SCENARIO)
-    window = MainWindow(scenario, path, settings)
+    window = MainWindow(scenario, path, settings, staged=True)
     if problem:
         print(problem, file=sys.stderr)
         window.show_error("Cannot open scenario", f"{target} was not opened:\n\n{problem}")
@@ -585,5 +639,10 @@ def run_app(args: list[str]) -> int:
             window.restore(scenario, source)
         else:
             window.autosaver.discard()
-    window.clock.set_running(True)
+    # the clock starts once the charts are in, so every view sees the run from t = 0 (they may have
+    # been built while the question above was open: it runs an event loop of its own)
+    if window.is_built:
+        window.clock.set_running(True)
+    else:
+        window.built.connect(lambda: window.clock.set_running(True))
     return app.exec()

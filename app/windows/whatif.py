@@ -37,6 +37,7 @@ from sim_core.scenario import Scenario, ScenarioError
 from sim_core.sweep.background import BackgroundSweep, SweepState, dask_backend
 from sim_core.sweep.points import SweepPoint, build_scenario
 from sim_core.sweep.results import aggregate, cheapest, pareto_front
+from sim_core.sweep.runner import sweeps_unavailable
 from sim_core.sweep.spec import AXIS_NAMES, SweepSpec, validate_spec
 
 AXIS_CHOICES = ("(none)", *AXIS_NAMES)
@@ -83,7 +84,8 @@ class WhatIfDialog(QDialog):
     """A sweep around ``base``; ``open_cluster(scenario)`` is called when a point is clicked, and
     ``compare_cluster(scenario)`` (if given) when it is Shift+clicked.
 
-    ``sweeper`` runs the sweeps (default: a local Dask cluster started on the first Run).
+    ``sweeper`` runs the sweeps (default: a local Dask cluster started on the first Run). Without Dask
+    (the packaged app leaves it out), the dialog says so and its Run button stays disabled.
     """
 
     def __init__(self, base: Scenario, open_cluster: Callable[[Scenario], Any],
@@ -95,6 +97,7 @@ class WhatIfDialog(QDialog):
         self.open_cluster = open_cluster
         self.compare_cluster = compare_cluster
         self.sweeper = sweeper or BackgroundSweep(lambda: dask_backend(self.workers.value()))
+        self.unavailable = "" if sweeper is not None else sweeps_unavailable(("distributed",))
         self.spec: SweepSpec | None = None
         self.points: list[dict[str, Any]] = []
         self.timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
@@ -230,14 +233,14 @@ class WhatIfDialog(QDialog):
             self.spec = None
             self.problems.setText("\n".join(exc.problems))
         else:
-            self.problems.setText("")
+            self.problems.setText(self.unavailable)
         busy = self.sweeper.state().busy
-        self.run_button.setEnabled(self.spec is not None and not busy)
+        self.run_button.setEnabled(self.spec is not None and not busy and not self.unavailable)
         return self.spec is not None
 
     # --- running --------------------------------------------------------------------------------
     def run(self) -> None:
-        if not self._validate() or self.sweeper.state().busy:
+        if not self._validate() or self.sweeper.state().busy or self.unavailable:
             return
         self.points = []
         self._draw()

@@ -73,6 +73,11 @@ def run_command(args: argparse.Namespace) -> int:
         return _list()
     if args.spec is None:
         raise ScenarioError("spec: give a sweep spec file or built-in name, or --list to see the built-ins")
+    from sim_core.sweep.runner import sweeps_unavailable
+
+    needed = ("pyarrow",) + (() if args.in_process else ("distributed",)) + (() if args.no_plot else ("matplotlib",))
+    if problem := sweeps_unavailable(needed):
+        raise ScenarioError(problem)
     spec, base = load_spec(_spec_path(args.spec))
     out = args.out or Path(f"sweep-{spec.name}")
     if out.exists() and not out.is_dir():

@@ -20,6 +20,23 @@ from sim_core.scenario import Scenario
 from sim_core.sweep.points import SweepPoint, build_scenario, grid_points, listed_points, seed_for
 from sim_core.sweep.spec import Constraints, SweepSpec
 
+SWEEP_LIBRARIES = ("distributed", "pyarrow", "matplotlib")  # Dask, Parquet, the chart: only sweeps need them
+
+
+def sweeps_unavailable(needed: tuple[str, ...] = SWEEP_LIBRARIES) -> str:
+    """One line saying which of the ``needed`` libraries this install lacks, or "" when it has them all.
+
+    The packaged app (scalelab.spec) leaves them all out: they would double its size.
+    """
+    import importlib.util
+
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if not missing:
+        return ""
+    return (f"What-if sweeps need {', '.join(missing)}, which this install does not have (the packaged app "
+            "leaves them out to stay small): run sweeps from a Python install of ScaleLab (see the README)")
+
+
 ENGINE_STEP_S = 1.0  # the engine's step; results do not depend on it, only the run's overhead does
 METRIC_COLUMNS = (
     "offered_rps", "served_rps", "p50_ms", "p95_ms", "p99_ms", "mean_ms",
