@@ -102,7 +102,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.cost.getAxis("right").linkToView(self.nodes_axis)
         self.cost.getAxis("right").setLabel("nodes")
         self.nodes_axis.setXLink(self.cost)
-        self.curves["nodes"] = pg.PlotDataItem(pen=pg.mkPen(COLOURS["nodes"], width=2), name="nodes")
+        self.curves["nodes"] = pg.PlotDataItem(pen=pg.mkPen(COLOURS["nodes"], width=1), name="nodes")
         self.nodes_axis.addItem(self.curves["nodes"])
         self.cost.vb.sigResized.connect(lambda _vb: self.nodes_axis.setGeometry(self.cost.vb.sceneBoundingRect()))
         self.availability.setYRange(0, 100.5, padding=0)
@@ -192,7 +192,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         super().resizeEvent(event)
 
     def _curve(self, plot: pg.PlotItem, key: str, label: str, dashed: bool = False) -> pg.PlotDataItem:
-        pen = pg.mkPen(COLOURS[key], width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        pen = pg.mkPen(COLOURS[key], width=1, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
         curve = plot.plot([], [], pen=pen, name=label)
         self.curves[key] = curve
         return curve
