@@ -10,6 +10,7 @@ run is never touched from two threads and no frame waits for it. Views read only
 
 from __future__ import annotations
 
+import atexit
 import math
 import time
 from typing import TYPE_CHECKING
@@ -39,6 +40,8 @@ def _worker_pool() -> ProcessPoolExecutor:
 
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                     initializer=n_minus_one.warm_up_worker)
+        # stopped before the interpreter tears its modules down (else its finalizer reports an error)
+        atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
     return _POOL
 
 

@@ -50,8 +50,8 @@ def frame(app: QApplication, win: MainWindow, running: bool) -> float:
     if running:
         win.clock.tick(FRAME_S)
     else:
-        win.clock.ticked.emit(FRAME_S)  # what a paused window still does: animate
-        win.scene.update()
+        win.clock.ticked.emit(FRAME_S)  # a frame with no engine step: the dots move, nothing else
+        win.clock.framed.emit(FRAME_S)
     app.processEvents()
     return time.perf_counter() - start
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from app.canvas.view import BOX_REFRESH_S, MAX_BOXES_PER_FRAME
-from sim_core.engine.simulation import DOWN
+from app.charts.live import CHART_EVERY_S
+from sim_core.engine.state import DOWN
 from sim_core.scenario import Node
 from sim_core.scenario_file import resolve
 
@@ -29,10 +30,11 @@ def test_a_step_run_by_the_clock_is_drawn_one_chart_per_frame_and_every_chart_ca
     t = window.ctrl.t
     drawn = sum(last_x(curve) == t for curve in shown.values())
     assert drawn <= 1
-    for frame in range(drawn + 1, len(shown) + 1):  # frames in which the engine runs no step: one chart each
-        window.clock.tick(0.0)
+    window.clock.set_running(False)  # from here on, frames without engine steps
+    for frame in range(drawn + 1, len(shown) + 1):  # one chart each
+        window.clock.framed.emit(CHART_EVERY_S)
         assert sum(last_x(curve) == t for curve in shown.values()) == frame
-    window.clock.tick(0.0)
+    window.clock.framed.emit(CHART_EVERY_S)
     assert all(last_x(curve) == t for curve in shown.values())
     window.ctrl.step_once()  # a step not run by the clock (paused, Ctrl+T) is drawn at once
     assert all(last_x(curve) == window.ctrl.t for curve in shown.values())
@@ -73,3 +75,26 @@ def test_boxes_follow_the_run_a_few_per_frame_and_a_failure_shows_in_its_frame(q
     assert [round(item.utilization * 100) for item in items] == [round(u * 100) for u in util]
     assert [item.queue for item in items] == [int(q) for q in ctrl.last.queue]
     assert np.array_equal([item.state for item in items], ctrl.node_states())
+
+
+def test_a_frame_repaints_a_chart_or_moves_the_dots_and_one_chart_waits_its_interval(window):
+    window.clock.set_speed(10.0)
+    for _ in range(40):
+        window.clock.tick(FRAME_S)
+    flow = window.scene.flow
+    assert flow.dot_link.size > 0  # requests are on their way
+    charts = window.charts
+    drawn = []
+    original = charts._draw
+    charts._draw = lambda plot: (drawn.append(plot), original(plot))
+    for _ in range(120):  # two wall seconds of frames
+        before = flow.dot_progress.copy() if flow.dot_link.size else None
+        count = len(drawn)
+        window.clock.tick(FRAME_S)
+        if before is not None and before.size and flow.dot_progress.size == before.size:
+            moved = not np.array_equal(flow.dot_progress, before)
+            assert moved == (len(drawn) == count)  # a chart drawn: the dots wait; else they move
+    charts._draw = original
+    assert drawn  # the charts followed the run
+    for plot in set(drawn):  # each chart at most once per CHART_EVERY_S of wall time
+        assert drawn.count(plot) <= 2 / CHART_EVERY_S + 1

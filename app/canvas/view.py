@@ -258,11 +258,17 @@ class ClusterScene(QGraphicsScene):
         self._next_box = stop % n
 
     _tick_wall_s = 0.0
+    _dots_wall_s = 0.0  # wall seconds the dots have yet to move
 
     def animate(self, wall_s: float) -> None:
-        """Called every clock tick with the wall seconds elapsed: move dots, throttle box redraws."""
+        """Called every clock tick with the wall seconds elapsed; the dots move by it at ``move_dots``."""
         self._tick_wall_s = wall_s
-        self.flow.animate(wall_s)
+        self._dots_wall_s += wall_s
+
+    def move_dots(self, _wall_s: float = 0.0) -> None:
+        """Move the dots by the wall time since they last moved, and repaint them (a clock frame's share)."""
+        self.flow.animate(self._dots_wall_s)
+        self._dots_wall_s = 0.0
 
     def refresh_live(self, first: int = 0, stop: int | None = None) -> None:
         """Show the latest utilization (1 s average), queue and state on boxes ``first:stop`` (engine order)."""

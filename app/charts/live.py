@@ -53,6 +53,7 @@ def legend_title(title: str, entries: tuple[tuple[str, str], ...] = ()) -> str:
     return f"<b>{title}</b>" + (f"&nbsp;&nbsp; {marks}" if marks else "")
 
 
+CHART_EVERY_S = 0.3  # wall seconds at least between two frame-share redraws of one chart
 MIN_CHART_H = 140  # px: the least height of a chart row (title, plot, time ticks), at 1366 x 768 too
 AXIS_W = 46  # px: every left axis the same width, so the time axes line up exactly
 RIGHT_AXIS_W = 34  # px: room for the node count on the cost chart, kept on every chart
@@ -124,6 +125,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self._turn = 0  # the chart ``draw_next`` looks at first
         self._stepped = False  # the engine stepped in this clock frame
         self._skipped = False  # the last frame drew no chart because it had stepped
+        self._wall_s = 0.0  # wall seconds of the clock frames seen
+        self._drawn_at: dict[pg.PlotItem, float] = {}  # ``_wall_s`` when ``draw_next`` last drew each chart
         self.reflow(2)
         c = controller
         c.stepped.connect(self._on_stepped)
@@ -307,27 +310,32 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         for plot in self.plots:
             self._draw(plot)
 
-    def draw_next(self, _wall_s: float = 0.0) -> None:
+    def draw_next(self, wall_s: float = 0.0) -> bool:
         """A clock frame's share of the redraw: the next chart (in turn) that is behind the history.
 
         One chart per frame, so no frame redraws all six (about 20 ms at 200 nodes); a chart that fell
         behind twice is drawn once. A frame whose engine steps were just drawn in the readout and canvas
-        draws no chart, unless the frame before drew none either: at 1x the steps come every third
-        frame, and each chart follows the run about 7 times a second; at higher speeds, every other frame.
+        draws no chart, unless the frame before drew none either; and a chart is redrawn this way at most
+        every CHART_EVERY_S of the clock's wall time (``wall_s`` per frame). Returns whether it drew one:
+        the window then leaves the request dots for the next frame, so that a frame repaints a chart or
+        the dots, not both.
         """
+        self._wall_s += wall_s
         stepped, self._stepped = self._stepped, False
         if stepped and not self._skipped:
             self._skipped = True
-            return
+            return False
         self._skipped = False
         n = len(self.plots)
         for k in range(n):
             plot = self.plots[(self._turn + k) % n]
-            if plot in self._behind:
+            if plot in self._behind and self._wall_s >= self._drawn_at.get(plot, -math.inf) + CHART_EVERY_S:
                 self._behind.discard(plot)
                 self._turn = (self._turn + k + 1) % n
+                self._drawn_at[plot] = self._wall_s
                 self._draw(plot)
-                return
+                return True
+        return False
 
     def _draw(self, plot: pg.PlotItem) -> None:
         """Redraw one chart's curves and time range from the history (not empty)."""

@@ -253,6 +253,7 @@ class Comparison(QWidget):
         self.charts = CompareCharts([self.vertical, self.horizontal], rows=self.chart_rows())
         for side in self.sides:
             self.clock.ticked.connect(side.scene.animate)
+            self.clock.framed.connect(side.scene.move_dots)
             self.clock.framed.connect(side.scene.refresh_boxes)
         self.horizontal.stepped.connect(lambda _s: self.charts.refresh())  # stepped after the vertical one
 

@@ -155,7 +155,6 @@ class MainWindow(QMainWindow):
 
         self.charts = ChartPanel(self.ctrl)
         self.chart_scroll.setWidget(self.charts)  # the placeholder is deleted
-        self.clock.framed.connect(self.charts.draw_next)  # the charts draw their share of each frame
 
     def _overlay_charts(self) -> None:
         self.explain.attach_charts(self.charts)
@@ -310,10 +309,17 @@ class MainWindow(QMainWindow):
         self.goals_dock.card.try_again.connect(self.reset)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.clock.ticked.connect(self.scene.animate)
+        self.clock.framed.connect(self._draw_frame)
         self.clock.framed.connect(self.scene.refresh_boxes)
         self.clock.running_changed.connect(lambda running: self.act_play.setText("&Pause" if running else "&Play"))
         self.clock.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s))
                                         if s in SPEEDS else None)
+
+    def _draw_frame(self, wall_s: float) -> None:
+        """A clock frame's drawing: the next chart that is due, or else the request dots move on. A
+        frame repaints one or the other, never both (each costs about 5 ms at 200 nodes)."""
+        if self.charts is None or not self.charts.draw_next(wall_s):
+            self.scene.move_dots()
 
     # state ---------------------------------------------------------------------------------------
     def _clean_changed(self, _clean: bool) -> None:
