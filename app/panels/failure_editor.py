@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from sim_core.scenario import Node, ScenarioError
 
@@ -18,7 +18,7 @@ class FailureEditor(QWidget):
 
         super().__init__(parent)
         self.inspector = inspector
-        row = QHBoxLayout(self)
+        row = QVBoxLayout(self)  # stacked: side by side they overflowed the inspector at 1366 x 768
         row.setContentsMargins(0, 0, 0, 0)
         self.enabled = QCheckBox("on")
         self.enabled.setAccessibleName("random failures")
