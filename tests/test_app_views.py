@@ -81,6 +81,6 @@ def test_the_installed_pyside6_survives_many_signals():
 
 
 def test_new_scenario_is_valid():
-    from app.windows.main_window import new_scenario
+    from app.windows.file_actions import new_scenario
 
     assert isinstance(new_scenario(), Scenario)

@@ -1,8 +1,7 @@
 """The ScaleLab main window: canvas, live charts, readout, inspector, menus; and ``run_app``.
 
 The window wires views to one SimController (the document) and one SimClock (the QTimer
-that runs the engine). Files go through ``sim_core.scenario``; a bad file opens a dialog with
-the ScenarioError message and leaves the open scenario as it was.
+that runs the engine). Its file commands are the ``FileActions`` mixin (``app.windows.file_actions``).
 
 Start-up (``run_app``) builds the window staged: its first frame has the canvas, readout,
 inspector, menus and a placeholder where the charts go; pyqtgraph is imported and the charts
@@ -12,18 +11,16 @@ and the clock starts when they are in (issue 9: the first frame under a second).
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSaveFile, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -48,9 +45,9 @@ from app.panels.overload_banner import OverloadBanner
 from app.panels.theory_notes import Explanations
 from app.panels.watch import WatchPanel
 from app.screen import keep_on_screen, place
-from sim_core.safe_io import atomic_writer, shown
-from sim_core.scenario import Node, Scenario, ScenarioError
-from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, dumps, load, resolve
+from app.windows.file_actions import FileActions
+from sim_core.scenario import Scenario, ScenarioError
+from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, resolve
 
 if TYPE_CHECKING:
     from app.charts.live import ChartPanel
@@ -58,16 +55,10 @@ if TYPE_CHECKING:
 SLIDE_SCENARIOS = (  # toolbar button text, built-in name
     ("1 CPU", "vertical-1cpu"), ("2 CPU", "vertical-2cpu"), ("4 CPU", "vertical-4cpu"), ("7 × 1 CPU", "horizontal-7x1"),
 )
-MAX_RECENT = 8
-FILTER = "ScaleLab scenario (*.json);;All files (*)"
 
 
-def new_scenario() -> Scenario:
-    """The scenario of File > New: one 1 CPU / 1 GB / 500 GB node."""
-    return Scenario(name="untitled", nodes=[Node(name="node-1", x=320.0, y=0.0)])
 
-
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, QMainWindow):
     """The app's window on one scenario. ``path`` is the file it came from (None: built-in or new).
 
     ``staged``: build the charts (pyqtgraph) only after the first painted frame, in steps; until
@@ -383,169 +374,6 @@ class MainWindow(QMainWindow):
             self.ctrl.toggle_node(node_id)
 
     # files --------------------------------------------------------------------------------------
-    def show_error(self, title: str, text: str) -> None:
-        """A window-modal message that does not block the event loop (kept in ``error_box``); it replaces
-        the previous one rather than stacking on it."""
-        if self.error_box is not None:
-            self.error_box.close()
-        self.error_box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
-        self.error_box.setWindowModality(Qt.WindowModality.WindowModal)
-        self.error_box.open()
-
-    def ask_save(self) -> QMessageBox.StandardButton:
-        """Save, Discard or Cancel for unsaved changes (tests replace this method)."""
-        name = self.ctrl.path.name if self.ctrl.path else self.ctrl.scenario.name
-        return QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {name}?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save)
-
-    def maybe_save(self) -> bool:
-        """True when it is fine to drop the open scenario (saved, discarded or unchanged)."""
-        if not self.ctrl.modified:
-            return True
-        answer = self.ask_save()
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
-
-    def open_scenario(self, scenario: Scenario, path: Path | None) -> bool:
-        if not self.maybe_save():
-            return False
-        self.ctrl.replace(scenario, path)  # the clock keeps running (or paused) as it was
-        self.autosaver.discard()
-        if path is not None:
-            self._remember(path)
-        return True
-
-    def open_path(self, path: str | Path) -> bool:
-        """Open a scenario file; a bad one shows its problems and changes nothing."""
-        path = Path(path)
-        try:
-            scenario = load(path)
-        except ScenarioError as exc:
-            self.show_error("Cannot open scenario",
-                            f"{path.name} was not opened:\n\n{exc}\n\nThe open scenario is unchanged.")
-            return False
-        return self.open_scenario(scenario, path.resolve())
-
-    def open_builtin(self, name: str) -> bool:
-        try:
-            scenario = resolve(name)
-        except ScenarioError as exc:
-            self.show_error("Cannot open scenario", str(exc))
-            return False
-        return self.open_scenario(scenario, None)
-
-    def new_file(self) -> None:
-        self.open_scenario(new_scenario(), None)
-
-    def open_dialog(self) -> None:
-        start = str(self.ctrl.path.parent) if self.ctrl.path else str(Path.home())
-        name, _ = QFileDialog.getOpenFileName(self, "Open scenario", start, FILTER)
-        if name:
-            self.open_path(name)
-
-    def save(self) -> bool:
-        if self.ctrl.path is None:
-            return self.save_as()
-        return self.save_to(self.ctrl.path)
-
-    def save_as(self) -> bool:
-        start = str(self.ctrl.path or Path.home() / f"{self.ctrl.scenario.name}.json")
-        name, _ = QFileDialog.getSaveFileName(self, "Save scenario", start, FILTER)
-        return self.save_to(Path(name)) if name else False
-
-    def save_to(self, path: Path) -> bool:
-        """Write the scenario to ``path`` atomically (``_write``); on success it becomes the open file."""
-        try:
-            text = dumps(self.ctrl.document())
-        except ScenarioError as exc:
-            self.show_error("Cannot save", str(exc))
-            return False
-        if not self._write(path, text.encode("utf-8")):
-            return False
-        self.ctrl.undo_stack.setClean()
-        self.ctrl.set_path(path.resolve())
-        self.autosaver.discard()
-        self._remember(path.resolve())
-        return True
-
-    def _write(self, path: Path, data: bytes) -> bool:
-        """Write ``data`` (UTF-8 text) atomically as the CLI does (``sim_core.safe_io``): through
-        symlinks, keeping the file's mode, refusing devices, cleaning temporary files on SIGTERM
-        and those a killed save left behind."""
-        try:
-            with atomic_writer(path, newline="") as handle:
-                handle.write(data.decode("utf-8"))
-        except OSError as exc:
-            self.show_error("Cannot save", f"{shown(path)}: {exc.strerror or exc}")
-            return False
-        return True
-
-    def export_csv(self, path: Path) -> bool:
-        """The run's per-second figures as CSV: the file ``scalelab run --csv`` writes for Save run as."""
-        text = io.StringIO()
-        self.ctrl.export_csv(text)
-        return self._write(path, text.getvalue().encode("utf-8"))
-
-    def export_png(self, path: Path) -> bool:
-        """The charts as they are on screen."""
-        self.finish_building()
-        out = QSaveFile(str(path))
-        if out.open(QSaveFile.OpenModeFlag.WriteOnly) and self.charts.grab().save(out, "PNG") and out.commit():
-            return True
-        self.show_error("Cannot export", f"{path}: {out.errorString()}")
-        return False
-
-    def save_run(self, path: Path) -> bool:
-        """Write the run so far as a scenario file whose events are its timeline."""
-        try:
-            text = dumps(self.ctrl.run_scenario())
-        except ScenarioError as exc:
-            self.show_error("Cannot save the run", str(exc))
-            return False
-        return self._write(path, text.encode("utf-8"))
-
-    def save_run_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save run as", f"{self.ctrl.scenario.name}-run.json", FILTER)
-        if name:
-            self.save_run(Path(name))
-
-    def export_csv_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export time series", f"{self.ctrl.scenario.name}.csv",
-                                              "CSV (*.csv)")
-        if name:
-            self.export_csv(Path(name))
-
-    def export_png_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export charts", f"{self.ctrl.scenario.name}.png", "PNG (*.png)")
-        if name:
-            self.export_png(Path(name))
-
-    def _remember(self, path: Path) -> None:
-        recent = [p for p in self._recent() if p != str(path)]
-        self.settings.setValue("recent", [str(path), *recent][:MAX_RECENT])
-        self.settings.setValue("last_file", str(path))
-
-    def _recent(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for name in self._recent():
-            self.recent_menu.addAction(self._action(name, lambda _=False, n=name: self.open_path(n)))
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none)").setEnabled(False)
-
-    def restore(self, scenario: Scenario, source: Path | None) -> None:
-        """Open autosaved work: it stays marked unsaved, with ``source`` as its file."""
-        self.ctrl.replace(scenario, source)
-        self.ctrl.undo_stack.resetClean()
-        self._update_title()
-
-    # comparison ---------------------------------------------------------------------------------
     def show_compare(self) -> None:
         from app.windows.compare import CompareWindow
 
