@@ -232,6 +232,10 @@ class History:
         """Store one snapshot; ``ids`` are the node ids of its per-node arrays, in engine order."""
         if ids != self._ids:  # the cluster changed: look the columns up again
             self._ids = list(ids)
+            new = sum(node_id not in self._cols for node_id in ids)
+            free = int(np.count_nonzero(self._last_seen <= self._count - self._stored))
+            if new > free:  # the columns the new nodes need, in one copy (not one copy per node)
+                self._add_columns(new - free)
             self._id_cols = np.array([self._column_of(node_id) for node_id in ids], dtype=np.int64)
         cols = self._id_cols
         row = (
@@ -270,7 +274,7 @@ class History:
         oldest = self._count - self._stored
         free = next((c for c, seen in enumerate(self._last_seen) if seen <= oldest), None)
         if free is None:
-            self._add_column()
+            self._add_columns(1)
             free = len(self.node_ids) - 1
         else:
             self._util[:, free] = np.nan
@@ -281,8 +285,9 @@ class History:
         self._last_seen[free] = self._count + 1  # the sample being appended
         return free
 
-    def _add_column(self) -> None:
-        columns = self._util.shape[1] + 1
+    def _add_columns(self, count: int) -> None:
+        """``count`` more per-node columns, free; the ring shrinks to keep within PER_NODE_BUDGET."""
+        columns = self._util.shape[1] + count
         capacity = int(min(self.max_capacity, max(1024, PER_NODE_BUDGET // columns)))
         if capacity < self.capacity:  # keep the newest samples in a smaller ring
             keep = min(self._stored, capacity)
@@ -303,10 +308,10 @@ class History:
             self._start = 0
             self._stored = keep
             self.size = min(self.size, keep)
-        self._util = np.hstack((self._util, np.full((2 * self.capacity, 1), np.nan, dtype=np.float32)))
-        self._state = np.hstack((self._state, np.full((2 * self.capacity, 1), ABSENT, dtype=np.int8)))
-        self.node_ids.append(-1)
-        self._last_seen = np.append(self._last_seen, 0)
+        self._util = np.hstack((self._util, np.full((2 * self.capacity, count), np.nan, dtype=np.float32)))
+        self._state = np.hstack((self._state, np.full((2 * self.capacity, count), ABSENT, dtype=np.int8)))
+        self.node_ids.extend([-1] * count)
+        self._last_seen = np.concatenate((self._last_seen, np.zeros(count, dtype=np.int64)))
 
     def set_limit(self, t: float) -> None:
         """Show only the samples up to time ``t`` (s); ``math.inf`` shows them all."""
