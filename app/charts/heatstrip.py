@@ -62,6 +62,11 @@ def smoothed(util: np.ndarray, bins: int) -> np.ndarray:
     return (cum[k] - cum[lo]) / (k - lo)[:, None]
 
 
+def severity(state: np.ndarray) -> np.ndarray:
+    """How bad each engine state is for the strip's colour: DOWN 2, RESTARTING 1, anything else 0 (int8)."""
+    return np.where(state == DOWN, 2, np.where(state == RESTARTING, 1, 0)).astype(np.int8)
+
+
 class BinnedUtilization:
     """One-second bins of per-node utilization and state: ``capacity`` bins kept, oldest dropped."""
 
@@ -109,8 +114,7 @@ class BinnedUtilization:
         ends = np.r_[starts[1:], t.size] - 1
         busy = np.add.reduceat(util * dt[:, None], starts, axis=0)
         span = np.add.reduceat(dt, starts)
-        rank = np.where(state == DOWN, 2, np.where(state == RESTARTING, 1, 0)).astype(np.int8)
-        worst = np.maximum.reduceat(rank, starts, axis=0)
+        worst = np.maximum.reduceat(severity(state), starts, axis=0)
         closed = np.ones(starts.size, dtype=bool)  # every bin but the last was closed by a later one
         closed[-1] = t[-1] >= (keys[-1] + 1) * BIN_S - 1e-9
         out.t = t[ends[closed]][-capacity:]
@@ -131,8 +135,7 @@ class BinnedUtilization:
             self._bin_end = (np.floor((t - dt) / BIN_S + 1e-9) + 1) * BIN_S
         self._busy += utilization * dt
         self._span += dt
-        rank = np.where(state == DOWN, 2, np.where(state == RESTARTING, 1, 0)).astype(np.int8)
-        self._worst = np.maximum(self._worst, rank)
+        self._worst = np.maximum(self._worst, severity(state))
         if t >= self._bin_end - 1e-9:
             self.t = np.append(self.t, t)[-self.capacity:]
             self.util = np.vstack((self.util, self._busy / max(self._span, 1e-12)))[-self.capacity:]
