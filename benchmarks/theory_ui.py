@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PySide6.QtCore import QSettings  # noqa: E402
-from ui import big_scenario, frame, percentile  # noqa: E402
+from ui import big_scenario, frame, percentile, summary  # noqa: E402
 
 from app.windows.main_window import MainWindow, create_app  # noqa: E402
 
@@ -75,9 +74,7 @@ def main() -> int:
     print(f"ScaleLab window, {args.nodes} nodes with MTBF/MTTR, speed {args.speed:g}x, offscreen, "
           f"{args.frames} frames each, N-1 check running throughout ({checks} started in {wall:.1f} s)")
     for on, label in ((True, "theory, bands, availability, N-1 on"), (False, "explanations disconnected  ")):
-        values = times[on]
-        print(f"  {label}: median {statistics.median(values):6.2f} ms   p95 {percentile(values, 0.95):6.2f} ms"
-              f"   max {max(values):6.2f} ms")
+        print(f"  {label}: {summary(times[on])}")
     p95 = percentile(times[True], 0.95)
     print(f"  explanations cost {p95 - percentile(times[False], 0.95):+.2f} ms at p95; goal p95 < 16 ms: "
           f"{'met' if p95 < 16 else 'NOT met'}")
