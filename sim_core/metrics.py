@@ -397,6 +397,12 @@ class History:
         self._rates = (window_s, out)
         return out
 
+    def last_rates(self, window_s: float = RATE_WINDOW_S) -> dict[str, float]:
+        """The newest shown value of each of ``rates`` (requests/s); NaN when no sample is shown (a run
+        replayed from before the oldest sample the ring still holds)."""
+        rates = self.rates(window_s)
+        return {name: float(values[-1]) if values.size else math.nan for name, values in rates.items()}
+
     def smoothed_utilization(self, start: int, window_s: float = RATE_WINDOW_S) -> np.ndarray:
         """Per-node utilization 0..1, time-averaged over the ``window_s`` s ending at each sample from ``start``.
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app.windows.main_window import MainWindow
+from sim_core import metrics
 from sim_core.cli import main
 from sim_core.engine.state import DOWN, UP
 from sim_core.scenario import Scenario
@@ -138,3 +139,15 @@ def test_jumping_anywhere_in_a_ten_minute_run_is_quick(window):
         worst = max(worst, time.perf_counter() - start)
         assert window.ctrl.t == pytest.approx(t, abs=0.5)
     assert worst < 5.0  # generous: the 200 ms goal is measured by benchmarks/ui.py, not here
+
+
+def test_replaying_steps_older_than_the_history_keeps_the_views_running(window):
+    # a short history ring: replaying a moment it no longer holds leaves the charts empty, not broken
+    window.ctrl.session.history = metrics.History(64)
+    window.clock.set_speed(10.0)
+    for _ in range(60):  # 30 s: the ring keeps only the last 64 steps
+        window.clock.tick(0.05)
+    window.ctrl.jump(5.0)
+    window.clock.tick(0.05)  # replays a step the ring no longer holds
+    assert window.ctrl.history.size == 0 and window.ctrl.last is not None
+    assert window.scene.source.lines[0].endswith("req/s set")  # no rate to show: the set rate instead

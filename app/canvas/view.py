@@ -151,7 +151,7 @@ class ClusterScene(QGraphicsScene):
         scenario = self.ctrl.scenario
         w = scenario.workload
         last = self.ctrl.last
-        now = float(self.ctrl.history.rates()["offered"][-1]) if last else math.nan
+        now = self.ctrl.history.last_rates()["offered"] if last else math.nan
         offered = f"{now:.0f} req/s offered" if math.isfinite(now) else f"{w.rate:g} req/s set"
         self.source.set_lines(offered, f"each dot = {self.flow.per_dot} request{'s' * (self.flow.per_dot > 1)}")
         b = scenario.balancer

@@ -105,8 +105,7 @@ class Readout(QWidget):
         if snap is None:
             figures.update({key: math.nan for key, _c, _u in READOUT if key != "nodes_up"})
         else:
-            rates = self.ctrl.history.rates()
-            figures.update({name: float(rates[name][-1]) for name in RATE_NAMES})
+            figures.update(self.ctrl.history.last_rates())
             figures.update(p50=snap.latency_p50 * 1e3, p95=snap.latency_p95 * 1e3, p99=snap.latency_p99 * 1e3,
                            availability=snap.availability * 100.0, cost=snap.cost_per_hour,
                            queued=int(snap.queue.sum()), lost_total=int(snap.lost_total))

@@ -121,8 +121,8 @@ class WatchPanel(QWidget):
         snap = self.ctrl.last
         figures = dict.fromkeys(FIGURES, math.nan)
         if snap is not None:
-            rates = self.ctrl.history.rates()
-            figures.update({name: float(rates[name][-1]) for name in ("offered", "served", "rejected")})
+            rates = self.ctrl.history.last_rates()
+            figures.update({name: rates[name] for name in ("offered", "served", "rejected")})
             figures.update(availability=snap.availability * 100.0, lost_total=float(snap.lost_total),
                            in_flight=float(snap.in_system))
         for key, label in self.values.items():
