@@ -61,6 +61,23 @@ def test_same_seed_same_failures_keyed_by_name_and_arrivals_untouched():
     assert with_failures.state.offered == without.state.offered and with_failures.state.lost > 0
 
 
+def test_failure_events_are_each_nodes_failures_merged_in_time_order():
+    """The merged schedule gives, for any window, exactly what each node's own failure times give,
+    also far past the first batch drawn (the schedule is drawn further ahead as the run goes)."""
+    sc = resolve("nines-7x1cpu")
+    for t0, t1 in ((0.0, 700.0), (650.0, 9000.0), (4.0e5, 4.2e5)):
+        expected = []
+        for node in sc.nodes:
+            times = failures.failure_times(2, node.name, node.mtbf_s, node.mttr_s, node.restart_s, 1 << 14)
+            assert times[-1, 1] > t1
+            for column, action in ((0, "fail"), (1, "recover")):
+                expected += [(float(t), column, action, node.name) for t in times[:, column] if t0 <= t < t1]
+        expected.sort(key=lambda e: (e[0], e[1]))
+        got = [(e.at_s, 0 if e.action == "fail" else 1, e.action, e.node)
+               for e in failures.failure_events(sc, 2, t0, t1)]
+        assert got == expected and len(got) > 0
+
+
 def test_failures_alternate_with_repair_and_restart():
     times = failures.failure_times(1, "n", 100.0, 10.0, 5.0, 2000)
     up = times[1:, 0] - times[:-1, 1] - 5.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,22 +41,44 @@ def failure_times(seed: int, name: str, mtbf_s: float, mttr_s: float, restart_s:
 
 
 def failure_events(scenario: Scenario, seed: int, t0: float, t1: float) -> list[Event]:
-    """The random ``fail`` and ``recover`` events of the scenario's nodes in [t0, t1), in time order."""
-    events: list[tuple[float, int, Event]] = []
-    for node in scenario.nodes:
-        if node.mtbf_s is None or node.mttr_s is None:
-            continue
-        count = FIRST_BATCH
-        times = failure_times(seed, node.name, node.mtbf_s, node.mttr_s, node.restart_s, count)
-        while times[-1, 1] < t1:
-            count *= 2
-            times = failure_times(seed, node.name, node.mtbf_s, node.mttr_s, node.restart_s, count)
-        for column, action in ((0, "fail"), (1, "recover")):
-            col = times[:, column]
-            for t in col[(col >= t0) & (col < t1)]:
-                events.append((float(t), column, Event(at_s=float(t), action=action, node=node.name)))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return [e for _, _, e in events]
+    """The random ``fail`` and ``recover`` events of the scenario's nodes in [t0, t1), in time order
+    (at the same instant: fails before recovers, then the scenario's node order)."""
+    nodes = tuple((n.name, n.mtbf_s, n.mttr_s, n.restart_s) for n in scenario.nodes
+                  if n.mtbf_s is not None and n.mttr_s is not None)
+    if not nodes:
+        return []
+    count = FIRST_BATCH
+    schedule = _schedule(seed, nodes, count)
+    while schedule.complete_until < t1:
+        count *= 2
+        schedule = _schedule(seed, nodes, count)
+    first, stop = np.searchsorted(schedule.times, (t0, t1), side="left")
+    return [Event(at_s=float(schedule.times[k]), action=ACTIONS[schedule.kinds[k]], node=nodes[schedule.nodes[k]][0])
+            for k in range(first, stop)]
+
+
+ACTIONS = ("fail", "recover")
+
+
+class _Schedule(NamedTuple):
+    """Every node's first failures merged in time order: what ``failure_events`` searches each step
+    (one search, not a loop over the nodes: about 3 ms a step at 200 nodes)."""
+
+    times: np.ndarray  # (m,) event times (s), ascending
+    kinds: np.ndarray  # (m,) 0 fail, 1 recover
+    nodes: np.ndarray  # (m,) index into the node tuple the schedule was made for
+    complete_until: float  # every event before this time (s) is in the schedule
+
+
+@functools.lru_cache(maxsize=16)
+def _schedule(seed: int, nodes: tuple[tuple[str, float, float, float], ...], count: int) -> _Schedule:
+    """The first ``count`` failures of each of ``nodes`` ((name, mtbf_s, mttr_s, restart_s) each), merged."""
+    per_node = [failure_times(seed, name, mtbf, mttr, restart, count) for name, mtbf, mttr, restart in nodes]
+    times = np.concatenate([t.ravel() for t in per_node])
+    kinds = np.tile(np.arange(2), len(nodes) * count)
+    index = np.repeat(np.arange(len(nodes)), 2 * count)
+    order = np.lexsort((index, kinds, times))
+    return _Schedule(times[order], kinds[order], index[order], min(float(t[-1, 1]) for t in per_node))
 
 
 def has_failures(scenario: Scenario) -> bool:
