@@ -64,6 +64,7 @@ class Explainer(QObject):
         self.prediction: theory.Prediction | None = None
         self.bands: WindowBands = self.live.bands()
         self.report: availability.AvailabilityReport | None = None
+        self._report_for: object = None  # the scenario ``report`` was predicted for
         self.carried_s = 0.0  # simulated seconds with enough capacity up
         self.observed_s = 0.0
         self.n1_enabled = False
@@ -164,7 +165,9 @@ class Explainer(QObject):
         self._predicted_at = self.ctrl.t
         self._stale = False
         scenario = self.ctrl.scenario
-        self.report = availability.predict_availability(scenario) if has_failures(scenario) else None
+        if scenario is not self._report_for:  # a failure changes the state, not the scenario: same report
+            self._report_for = scenario
+            self.report = availability.predict_availability(scenario) if has_failures(scenario) else None
 
     @property
     def measured_availability(self) -> float:

@@ -84,3 +84,43 @@ def test_new_scenario_is_valid():
     from app.windows.file_actions import new_scenario
 
     assert isinstance(new_scenario(), Scenario)
+
+
+def test_the_box_layer_draws_each_change_of_a_box_where_the_box_is(window):
+    """The boxes are drawn by one cached layer: a failure, a recovery and a move show on screen."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication
+
+    from app.canvas.items import BACKGROUND, DEAD_FILL
+
+    window.resize(1366, 768)
+    QApplication.processEvents()
+    view, scene = window.view, window.scene
+    node_id = window.ctrl.node_ids[2]
+    item = scene.items_by_id[node_id]
+    view.resetTransform()  # zoom 1, the box in the middle
+    view.centerOn(item)
+
+    def colour_at(scene_point: QPointF) -> QColor:
+        image = view.viewport().grab().toImage()
+        return image.pixelColor(view.mapFromScene(scene_point))
+
+    def near(a: QColor, b: QColor) -> bool:
+        return max(abs(a.red() - b.red()), abs(a.green() - b.green()), abs(a.blue() - b.blue())) <= 12
+
+    centre = item.pos() + QPointF(item.w / 2 - 14, item.h / 2 - 8)  # the box's bottom right: its fill, no text
+    assert near(colour_at(centre), QColor("white"))
+    window.ctrl.toggle_node(node_id)
+    QApplication.processEvents()
+    assert near(colour_at(centre), DEAD_FILL)
+    window.ctrl.toggle_node(node_id)
+    QApplication.processEvents()
+    assert near(colour_at(centre), QColor("white"))
+    far = QPointF(scene.content_rect().right() + 150, item.y())  # off the cluster: the layer grows there
+    item.setPos(far)
+    QApplication.processEvents()
+    assert near(colour_at(centre), BACKGROUND)  # gone from where it was
+    view.centerOn(far)
+    QApplication.processEvents()
+    assert near(colour_at(far + QPointF(item.w / 2 - 14, item.h / 2 - 8)), QColor("white"))

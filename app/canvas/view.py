@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsScene,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.canvas.flow import DotScale, FlowItem
 from app.canvas.items import (
     BACKGROUND,
+    BoxLayer,
     HubItem,
     LinksItem,
     NodeItem,
@@ -69,7 +70,8 @@ class ClusterScene(QGraphicsScene):
         self.balancer = HubItem("Load balancer")
         self.links = LinksItem()
         self.flow = FlowItem(self.links, dot_scale)
-        for item in (self.links, self.flow, self.source, self.balancer):
+        self.layer = BoxLayer()
+        for item in (self.links, self.flow, self.layer, self.source, self.balancer):
             self.addItem(item)
         self.setBackgroundBrush(BACKGROUND)
         self._press: dict[int, QPointF] = {}
@@ -103,6 +105,7 @@ class ClusterScene(QGraphicsScene):
         for node_id, node in zip(self.ctrl.node_ids, self.ctrl.scenario.nodes, strict=True):
             self._add_item(node_id, node, compact)
         self._place()
+        self.layer.set_boxes(self.node_items())
         self.flow.reset(len(self.items_by_id) + 1, rescale=True)
         self._update_hubs()
         self.refresh_live()
@@ -141,6 +144,14 @@ class ClusterScene(QGraphicsScene):
         if self.arranged and abs(aspect - self.aspect) > 1e-3:
             self.aspect = aspect
             self._place()
+
+    def content_rect(self) -> QRectF:
+        """What the canvas shows, in scene units: the hubs, the links and the boxes."""
+        rect = self.links.sceneBoundingRect().united(self.source.sceneBoundingRect())
+        rect = rect.united(self.balancer.sceneBoundingRect())
+        for item in self.items_by_id.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
 
     def node_items(self) -> list[NodeItem]:
         """Node boxes in engine order (while one step's added nodes are signalled one by one, those
@@ -188,13 +199,16 @@ class ClusterScene(QGraphicsScene):
     # controller signals --------------------------------------------------------------------
     def _on_node_added(self, node_id: int) -> None:
         item = self._add_item(node_id, self.ctrl.node(node_id), self._compact())
+        self.layer.add(item)
         state = self.ctrl.node_state(node_id)
         item.set_live(0.0, 0, state)  # a new node boots: not "up" yet
         item.set_phase(self._phase(node_id, state))
         self._after_count_changed()
 
     def _on_node_removed(self, node_id: int) -> None:
-        self.removeItem(self.items_by_id.pop(node_id))
+        item = self.items_by_id.pop(node_id)
+        self.layer.remove(item)
+        self.removeItem(item)
         self._after_count_changed()
 
     def _after_count_changed(self) -> None:
@@ -375,7 +389,7 @@ class ClusterView(QGraphicsView):
         """Zoom so the whole cluster fits the view (never above ``max_fit_zoom``); an arranged cluster,
         which nobody drags or pans, with a thinner margin."""
         margin = MARGIN / 3 if self.cluster.arranged else MARGIN
-        rect = self.cluster.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
+        rect = self.cluster.content_rect().adjusted(-margin, -margin, margin, margin)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.transform().m11() > self.max_fit_zoom:
             self.resetTransform()

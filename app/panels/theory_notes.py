@@ -89,11 +89,12 @@ class CanvasVerdict(QLabel):
                 f", {100 * worst.rejected_share:.1f}% rejected" if worst.rejected else "")
             if ex.n1_running:
                 text += " (updating)"
-        if (text, colour) != self._shown:  # a style sheet costs a re-polish: only when it changes
-            self._shown = (text, colour)
-            self.setText(text)
+        if colour != self._shown[1]:  # a style sheet costs a re-polish: only when the colour changes
             self.setStyleSheet(f"background: rgba(255,255,255,220); color: {colour}; border: 1px solid {colour}; "
                                "border-radius: 4px; padding: 3px 6px; font-weight: 600;")
+        if (text, colour) != self._shown:
+            self._shown = (text, colour)
+            self.setText(text)
             self.adjustSize()
         corner = self.view.viewport().geometry().topLeft()
         self.move(corner.x() + 8, corner.y() + 8)
