@@ -4,14 +4,17 @@
 (``sim_core.theory.live_bands``) and the measured availability; a change of the cluster, the load or a
 node's state marks the theory prediction stale (recomputed on the next step, cached otherwise:
 about 2 ms for 200 identical nodes) and restarts the N-1 check when it is on. The N-1 check runs
-on a worker thread on a fork taken on the UI thread (``sim_core.theory.n_minus_one.fork``), so the live
-run is never touched from two threads and no frame waits for it. Views read only this object.
+in a worker process on a fork taken on the UI thread (``sim_core.theory.n_minus_one.fork``), so the
+live run is never touched from two places and no frame waits for it. Views read only this object.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import math
+import os
+import pickle
 import time
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 _POOL: ProcessPoolExecutor | None = None
+_CHECKS = itertools.count()  # numbers the N-1 checks: the worker unpickles each check's base once
 
 
 def _worker_pool() -> ProcessPoolExecutor:
@@ -206,8 +210,9 @@ class Explainer(QObject):
         self.n1_progress.emit(0, total)
         pool = _worker_pool()
         self._futures = []
+        key, payload = f"{os.getpid()}.{next(_CHECKS)}", pickle.dumps(base, pickle.HIGHEST_PROTOCOL)
         for j in [*range(total - 1), None]:
-            future = pool.submit(n_minus_one.check_node, base, j, self.horizon_s)
+            future = pool.submit(n_minus_one.check_node_of, key, payload, j, self.horizon_s)
             future.add_done_callback(lambda f, j=j: self._part_done(generation, j, f))
             self._futures.append(future)
 

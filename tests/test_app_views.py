@@ -124,3 +124,40 @@ def test_the_box_layer_draws_each_change_of_a_box_where_the_box_is(window):
     view.centerOn(far)
     QApplication.processEvents()
     assert near(colour_at(far + QPointF(item.w / 2 - 14, item.h / 2 - 8)), QColor("white"))
+
+
+def test_a_figure_label_repaints_without_laying_out_and_grows_for_a_wider_figure(qapp):
+    """A new figure no wider than any before asks no layout pass; a wider one widens the label once."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from app.figure_label import FigureLabel
+
+    class Requests(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.LayoutRequest:
+                Requests.count += 1
+            return False
+
+    parent = QWidget()
+    column = QVBoxLayout(parent)
+    label = FigureLabel("1.0")
+    column.addWidget(label)
+    parent.show()
+    qapp.processEvents()
+    requests = Requests()
+    qapp.installEventFilter(requests)
+    try:
+        for text in ("2.0", "9.5", "1.1", "3.0"):
+            label.show_text(text)
+            qapp.processEvents()
+        assert Requests.count == 0 and label.text() == "3.0"
+        width = label.width()
+        label.show_text("1500.0")
+        qapp.processEvents()
+        assert label.width() > width and label.sizeHint().width() <= label.width() + 1
+    finally:
+        qapp.removeEventFilter(requests)
+        parent.close()

@@ -111,3 +111,19 @@ def test_a_scenario_with_a_p99_goal_is_held_to_it_and_a_target_set_by_the_user_w
     assert result.target_p99_s == goal and "the scenario's p99 goal" in result.verdict()
     mine = n_minus_one.check(running(sc, seconds=10.0), horizon_s=20.0, target_p99_s=30.0)
     assert mine.target_p99_s == 30.0 and "p99 target 30 s, set by the user" in mine.verdict()
+
+
+def test_a_worker_given_the_pickled_base_finds_what_the_base_itself_gives():
+    """The window sends each node's task the base's pickle; the worker unpickles it once per check."""
+    import pickle
+
+    base = n_minus_one.fork(running(at_rate("horizontal-7x1", 60.0)))
+    payload = pickle.dumps(base)
+    direct = [n_minus_one.check_node(base, j, 20.0) for j in (0, 3, None)]
+    sent = [n_minus_one.check_node_of("check-1", payload, j, 20.0) for j in (0, 3, None)]
+    assert sent == direct
+    kept = n_minus_one._BASE[1]
+    n_minus_one.check_node_of("check-1", payload, 1, 20.0)
+    assert n_minus_one._BASE[1] is kept  # the same check: not unpickled again
+    n_minus_one.check_node_of("check-2", payload, 1, 20.0)
+    assert n_minus_one._BASE[1] is not kept

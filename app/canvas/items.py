@@ -277,6 +277,7 @@ class BoxLayer(QGraphicsItem):
         super().__init__()
         self.boxes: list[NodeItem] = []  # drawn in this order
         self._bounds = QRectF()
+        self._rects: np.ndarray | None = None  # (n, 4) left, top, right, bottom of each box; None: to measure
         self.setZValue(-0.5)  # above the dots (-1), below the boxes' own items (0), which take the clicks
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # exposedRect: the part to draw
@@ -293,6 +294,7 @@ class BoxLayer(QGraphicsItem):
             bounds = bounds.united(box.sceneBoundingRect())
         self.prepareGeometryChange()
         self._bounds = bounds
+        self._rects = None
         self.update()
 
     def add(self, box: NodeItem) -> None:
@@ -305,9 +307,11 @@ class BoxLayer(QGraphicsItem):
         box.redraw()
         box.layer = None
         self.boxes.remove(box)
+        self._rects = None
 
     def include(self, box: NodeItem) -> None:
         """Grow the bounds to ``box`` where it is now (a drag or a new box)."""
+        self._rects = None
         rect = box.sceneBoundingRect()
         if not self._bounds.contains(rect):
             self.prepareGeometryChange()
@@ -321,14 +325,17 @@ class BoxLayer(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         """The boxes within ``option.exposedRect``, each around its own centre."""
-        exposed = option.exposedRect
+        if self._rects is None:
+            self._rects = np.array([box.sceneBoundingRect().getCoords() for box in self.boxes]).reshape(-1, 4)
+        e, r = option.exposedRect, self._rects
+        inside = (r[:, 0] < e.right()) & (r[:, 2] > e.left()) & (r[:, 1] < e.bottom()) & (r[:, 3] > e.top())
         zoom = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        for box in self.boxes:
-            if box.sceneBoundingRect().intersects(exposed):
-                painter.save()
-                painter.translate(box.pos())
-                box.draw(painter, zoom)
-                painter.restore()
+        for k in np.flatnonzero(inside):
+            box = self.boxes[k]
+            painter.save()
+            painter.translate(box.pos())
+            box.draw(painter, zoom)
+            painter.restore()
 
 
 class HubItem(QGraphicsObject):

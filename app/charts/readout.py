@@ -12,6 +12,7 @@ import math
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from app.controller import SimController
+from app.figure_label import FigureLabel
 from sim_core.metrics import RATE_NAMES, count_up
 
 COLOURS = {
@@ -60,7 +61,7 @@ class Readout(QWidget):
         self.setObjectName("readout")
         self.ctrl = controller
         self.numbers: dict[str, float | str] = {}
-        self.labels: dict[str, QLabel] = {}
+        self.labels: dict[str, FigureLabel] = {}
         self.heads: dict[str, QLabel] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(6, 2, 6, 2)
@@ -72,7 +73,7 @@ class Readout(QWidget):
             box = QVBoxLayout(cell)
             box.setContentsMargins(0, 0, 0, 0)
             box.setSpacing(0)
-            value = QLabel("–")
+            value = FigureLabel("–")
             value.setAccessibleName(caption)
             head = QLabel(f"{caption} ({unit})" if unit else caption)
             box.addWidget(value)
@@ -81,8 +82,9 @@ class Readout(QWidget):
             self.labels[key] = value
             self.heads[key] = head
         self.set_type(figure_px, label_px)
-        self.time_label = QLabel("t = 0.0 s")
+        self.time_label = FigureLabel("t = 0.0 s", "t = 0000.0 s")
         self.time_label.setStyleSheet("color: #5b6775;")
+        self.time_label.fit()
         c = controller
         c.stepped.connect(lambda _snaps: self.refresh())
         c.node_state_changed.connect(lambda _i: self.refresh())
@@ -96,6 +98,7 @@ class Readout(QWidget):
         """Pixel sizes of the figures and of their captions."""
         for key, value in self.labels.items():
             value.setStyleSheet(f"font-size: {figure_px}px; font-weight: 600; color: {COLOURS.get(key, '#1d2733')};")
+            value.fit()
             self.heads[key].setStyleSheet(f"color: #5b6775; font-size: {label_px}px;")
 
     def refresh(self) -> None:
@@ -113,8 +116,6 @@ class Readout(QWidget):
             if key not in self.labels:
                 continue
             self.numbers[key] = value
-            text = format_figure(key, value)
-            if self.labels[key].text() != text:
-                self.labels[key].setText(text)
-        self.time_label.setText(f"t = {self.ctrl.t:.1f} s" + (
+            self.labels[key].show_text(format_figure(key, value))
+        self.time_label.show_text(f"t = {self.ctrl.t:.1f} s" + (
             f" (replaying; run reached {self.ctrl.head_t:.1f} s)" if self.ctrl.t < self.ctrl.head_t else ""))

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from app.controller import SimController
+from app.figure_label import FigureLabel
 
 TICKS_PER_S = 10  # the slider's resolution: 0.1 s
 
@@ -31,8 +32,7 @@ class Scrubber(QWidget):
                                "with Shift: 10 s)")
         self.slider.setPageStep(10 * TICKS_PER_S)
         self.slider.setSingleStep(TICKS_PER_S)
-        self.label = QLabel()
-        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("t = 00000.0 s of 00000.0 s"))
+        self.label = FigureLabel("", "t = 00000.0 s of 00000.0 s")
         self.newest = QPushButton("Newest")
         self.newest.setToolTip("Back to the newest moment of the run")
         self.newest.clicked.connect(lambda: self.ctrl.jump(self.ctrl.head_t))
@@ -73,5 +73,5 @@ class Scrubber(QWidget):
         self.slider.setRange(0, round(head * TICKS_PER_S))
         self.slider.setValue(round(t * TICKS_PER_S))
         self.slider.blockSignals(False)
-        self.label.setText(f"t = {t:.1f} s of {head:.1f} s")
+        self.label.show_text(f"t = {t:.1f} s of {head:.1f} s")
         self.newest.setEnabled(t < head)

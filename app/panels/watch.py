@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.controller import SimController
+from app.figure_label import FigureLabel
 from sim_core.scenario import Scenario
 
 FIGURES = {  # key: caption, unit
@@ -39,6 +40,12 @@ def watched(scenario: Scenario) -> tuple[str, ...]:
     return ("served", "rejected")
 
 
+def cell_text(figure: str, caption: str) -> str:
+    """A watched figure's cell: the figure large, its caption under it (rich text)."""
+    return (f"<span style='font-size:20pt; font-weight:600'>{figure}</span>"
+            f"<br><span style='color:#5b6775'>{caption}</span>")
+
+
 def figure_text(key: str, value: float) -> str:
     if math.isnan(value):
         return "–"
@@ -57,7 +64,7 @@ class WatchPanel(QWidget):
         self.ctrl = controller
         self.keys: tuple[str, ...] = ()
         self.numbers: dict[str, float] = {}
-        self.values: dict[str, QLabel] = {}
+        self.values: dict[str, FigureLabel] = {}
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 0, 4, 2)
         column.setSpacing(2)
@@ -107,8 +114,9 @@ class WatchPanel(QWidget):
         self.values = {}
         for key in keys:
             caption, unit = FIGURES[key]
-            cell = QLabel()
+            cell = FigureLabel()
             cell.setStyleSheet(f"background: {HIGHLIGHT}; border-radius: 6px; padding: 2px 10px;")
+            cell.fit()
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
             cell.setAccessibleName(caption)
             cell.setProperty("caption", f"{caption} ({unit})")
@@ -127,7 +135,4 @@ class WatchPanel(QWidget):
                            in_flight=float(snap.in_system))
         for key, label in self.values.items():
             self.numbers[key] = figures[key]
-            text = (f"<span style='font-size:20pt; font-weight:600'>{figure_text(key, figures[key])}</span>"
-                    f"<br><span style='color:#5b6775'>{label.property('caption')}</span>")
-            if label.text() != text:
-                label.setText(text)
+            label.show_text(cell_text(figure_text(key, figures[key]), label.property("caption")))
