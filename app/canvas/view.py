@@ -248,31 +248,42 @@ class ClusterScene(QGraphicsScene):
             return
         # the clock's frames refresh the boxes in turn (``refresh_boxes``); a change of state shows now
         self._boxes_behind = len(self.items_by_id)
+        self._stepped = True
         self._update_hubs()
         items, states, draining = self.node_items(), self.ctrl.node_states(), self.ctrl.draining_names()
         changed = [k for k, (item, state) in enumerate(zip(items, states, strict=True))
                    if item.state != state or (item.phase == "draining") != (item.node.name in draining)] \
             if len(items) == states.size else range(len(items))
         for k in changed:
-            self.refresh_live(k, k + 1)
+            self.refresh_live(k, k + 1, hubs=False)
 
     def refresh_boxes(self, wall_s: float) -> None:
         """A clock frame's share: the figures of the next few boxes, so each box follows the run every
-        BOX_REFRESH_S of wall time and no frame repaints more than MAX_BOXES_PER_FRAME boxes."""
+        BOX_REFRESH_S of wall time and no frame repaints more than MAX_BOXES_PER_FRAME boxes. A frame
+        that ran engine steps has drawn their changes of state, and leaves the boxes to the next frame,
+        unless the frame before left them too (at 5x and faster every frame runs steps: there, a box
+        follows the run every 2 x BOX_REFRESH_S)."""
         n = len(self.items_by_id)
         self._box_credit = min(self._box_credit + n * wall_s / BOX_REFRESH_S, MAX_BOXES_PER_FRAME)
+        stepped, self._stepped = self._stepped, False
         count = min(int(self._box_credit), self._boxes_behind)
         if count <= 0 or n == 0:
             return
+        if stepped and not self._boxes_left:
+            self._boxes_left = True
+            return
+        self._boxes_left = False
         first = self._next_box % n
         stop = min(first + count, n)
-        self.refresh_live(first, stop)
+        self.refresh_live(first, stop, hubs=False)
         self._box_credit -= stop - first
         self._boxes_behind -= stop - first
         self._next_box = stop % n
 
     _tick_wall_s = 0.0
     _dots_wall_s = 0.0  # wall seconds the dots have yet to move
+    _stepped = False  # the clock's frame now running has run engine steps
+    _boxes_left = False  # the last frame left the boxes' refresh to this one
 
     def animate(self, wall_s: float) -> None:
         """Called every clock tick with the wall seconds elapsed; the dots move by it at ``move_dots``."""
@@ -284,8 +295,9 @@ class ClusterScene(QGraphicsScene):
         self.flow.animate(self._dots_wall_s)
         self._dots_wall_s = 0.0
 
-    def refresh_live(self, first: int = 0, stop: int | None = None) -> None:
-        """Show the latest utilization (1 s average), queue and state on boxes ``first:stop`` (engine order)."""
+    def refresh_live(self, first: int = 0, stop: int | None = None, hubs: bool = True) -> None:
+        """Show the latest utilization (1 s average), queue and state on boxes ``first:stop`` (engine order),
+        and the latest rates on the hubs unless ``hubs`` is False."""
         last = self.ctrl.last
         items = self.node_items()
         states = self.ctrl.node_states()
@@ -303,7 +315,8 @@ class ClusterScene(QGraphicsScene):
         dead = np.concatenate(([False], states == DOWN))
         if not np.array_equal(dead, self.links.dead):
             self._update_links()
-        self._update_hubs()
+        if hubs:
+            self._update_hubs()
 
     def _phase(self, node_id: int, state: int) -> str:
         """"draining" (the autoscaler takes it out), "booting" (it added it, not up yet) or ""."""
