@@ -19,7 +19,10 @@ class SimClock(QObject):
     dropped, not caught up) into simulated seconds, runs up to MAX_STEPS_PER_TICK engine steps
     per controller within ``budget_s`` of wall time, and drops whatever time did not fit. Then
     ``framed`` lets the views draw: steps run by a tick (``in_frame`` set on the controller) may be
-    drawn over the next frames, a share each, so that no frame carries every view's redraw.
+    drawn over the next frames, a share each, so that no frame carries every view's redraw. A frame
+    has one costly share: ``frame_busy`` on the controller says it is taken (by the steps, or by the
+    view that drew first), and the other views leave theirs for the next frame, unless they left it
+    in the frame before (at high speed every frame runs steps).
     """
 
     ticked = Signal(float)  # wall seconds since the last tick, while running (animations)
@@ -86,5 +89,16 @@ class SimClock(QObject):
             finally:
                 for ctrl in self.controllers:
                     ctrl.in_frame = False
+                    ctrl.frame_busy = done > 0
             self.dropped_s += sim_s * (steps - done) / steps
         self.framed.emit(wall_s)
+        for ctrl in self.controllers:
+            ctrl.frame_busy = False  # outside a frame nothing is busy
+
+    def frame_without_steps(self, wall_s: float) -> None:
+        """A frame whose tick ran no engine step (most frames at 1x), for tests and benchmarks: the
+        dots move ``wall_s`` seconds on and the views draw their share, as in ``tick``."""
+        self.ticked.emit(wall_s)
+        self.framed.emit(wall_s)
+        for ctrl in self.controllers:
+            ctrl.frame_busy = False

@@ -70,6 +70,9 @@ class SimController(QObject):
         self.session = Session(spread_if_overlapping(scenario), history_capacity=history_capacity)
         self.path = path
         self.in_frame = False  # True while a SimClock tick runs the engine (views may spread their redraw)
+        # a SimClock frame's costly work is done: its engine steps ran, or a view redrew a chart or the
+        # explanations; the views' other costly work waits for the next frame (see SimClock)
+        self.frame_busy = False
         sig = self.session.signals
         sig.document_replaced.connect(self.scenario_replaced.emit)
         sig.node_added.connect(self.node_added.emit)

@@ -69,6 +69,7 @@ class Explainer(QObject):
         self.bands: WindowBands = self.live.bands()
         self.report: availability.AvailabilityReport | None = None
         self._report_for: object = None  # the scenario ``report`` was predicted for
+        self._left_frame = False  # the last clock frame was busy: this one refreshes (see on_frame)
         self.carried_s = 0.0  # simulated seconds with enough capacity up
         self.observed_s = 0.0
         self.n1_enabled = False
@@ -135,18 +136,27 @@ class Explainer(QObject):
                     self.carried_s += snap.dt * carried
                     self.observed_s += snap.dt
         if not self.ctrl.in_frame:
-            self.on_frame()
+            self._catch_up(frame=False)
 
     def on_frame(self, _wall_s: float = 0.0) -> None:
         """Bring the bands (and a stale prediction) up to date, at most every REFRESH_WALL_S of wall time.
 
         Called on every clock frame (``SimClock.framed``), steps or not, so that the refresh is one
-        frame's share of the work, not an addition to a frame that ran steps; other steps call it at once."""
+        frame's share of the work: a frame whose steps (or a chart) were its costly work (``frame_busy``)
+        leaves it to the next, unless the cluster changed. Steps outside the clock's frames refresh at once."""
+        self._catch_up(frame=True)
+
+    def _catch_up(self, frame: bool) -> None:
         now = time.monotonic()
         if now < self._refreshed_wall + REFRESH_WALL_S and not self._stale:
             return  # the frame stays cheap; the next tick past the interval catches up
         if not self._new_steps and not self._stale:
             return  # no step since the last refresh (paused)
+        if frame and self.ctrl.frame_busy and not self._stale and not self._left_frame:
+            self._left_frame = True
+            return
+        self._left_frame = False
+        self.ctrl.frame_busy = frame
         self._refreshed_wall = now
         self.bands = self.live.bands()
         self._new_steps = False

@@ -50,8 +50,7 @@ def frame(app: QApplication, win: MainWindow, running: bool) -> float:
     if running:
         win.clock.tick(FRAME_S)
     else:
-        win.clock.ticked.emit(FRAME_S)  # a frame with no engine step: the dots move, nothing else
-        win.clock.framed.emit(FRAME_S)
+        win.clock.frame_without_steps(FRAME_S)
     app.processEvents()
     return time.perf_counter() - start
 

@@ -32,9 +32,9 @@ def test_a_step_run_by_the_clock_is_drawn_one_chart_per_frame_and_every_chart_ca
     assert drawn <= 1
     window.clock.set_running(False)  # from here on, frames without engine steps
     for frame in range(drawn + 1, len(shown) + 1):  # one chart each
-        window.clock.framed.emit(CHART_EVERY_S)
+        window.clock.frame_without_steps(CHART_EVERY_S)
         assert sum(last_x(curve) == t for curve in shown.values()) == frame
-    window.clock.framed.emit(CHART_EVERY_S)
+    window.clock.frame_without_steps(CHART_EVERY_S)
     assert all(last_x(curve) == t for curve in shown.values())
     window.ctrl.step_once()  # a step not run by the clock (paused, Ctrl+T) is drawn at once
     assert all(last_x(curve) == window.ctrl.t for curve in shown.values())
@@ -70,7 +70,7 @@ def test_boxes_follow_the_run_a_few_per_frame_and_a_failure_shows_in_its_frame(q
     scene.refresh_live = original
     # frames without engine steps, BOX_REFRESH_S of them: every box shows the last step's figures
     for _ in range(round(BOX_REFRESH_S / FRAME_S) + 1):
-        win.clock.framed.emit(FRAME_S)
+        win.clock.frame_without_steps(FRAME_S)
     ids = ctrl.node_ids
     util = ctrl.history.recent_utilization(ids)
     items = scene.node_items()

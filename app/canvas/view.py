@@ -248,7 +248,6 @@ class ClusterScene(QGraphicsScene):
             return
         # the clock's frames refresh the boxes in turn (``refresh_boxes``); a change of state shows now
         self._boxes_behind = len(self.items_by_id)
-        self._stepped = True
         self._update_hubs()
         items, states, draining = self.node_items(), self.ctrl.node_states(), self.ctrl.draining_names()
         changed = [k for k, (item, state) in enumerate(zip(items, states, strict=True))
@@ -265,11 +264,10 @@ class ClusterScene(QGraphicsScene):
         follows the run every 2 x BOX_REFRESH_S)."""
         n = len(self.items_by_id)
         self._box_credit = min(self._box_credit + n * wall_s / BOX_REFRESH_S, MAX_BOXES_PER_FRAME)
-        stepped, self._stepped = self._stepped, False
         count = min(int(self._box_credit), self._boxes_behind)
         if count <= 0 or n == 0:
             return
-        if stepped and not self._boxes_left:
+        if self.ctrl.frame_busy and not self._boxes_left:
             self._boxes_left = True
             return
         self._boxes_left = False
@@ -282,7 +280,6 @@ class ClusterScene(QGraphicsScene):
 
     _tick_wall_s = 0.0
     _dots_wall_s = 0.0  # wall seconds the dots have yet to move
-    _stepped = False  # the clock's frame now running has run engine steps
     _boxes_left = False  # the last frame left the boxes' refresh to this one
 
     def animate(self, wall_s: float) -> None:

@@ -123,8 +123,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.columns = 0
         self._behind: set[pg.PlotItem] = set()  # charts not yet drawn since the last engine step
         self._turn = 0  # the chart ``draw_next`` looks at first
-        self._stepped = False  # the engine stepped in this clock frame
-        self._skipped = False  # the last frame drew no chart because it had stepped
+        self._skipped = False  # the last frame drew no chart: it had other costly work (frame_busy)
         self._wall_s = 0.0  # wall seconds of the clock frames seen
         self._drawn_at: dict[pg.PlotItem, float] = {}  # ``_wall_s`` when ``draw_next`` last drew each chart
         self.reflow(2)
@@ -252,7 +251,6 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self.strip.add(snaps)
         if self.ctrl.in_frame:  # the clock's frames draw the charts in turn (``draw_next``)
             self._behind.update(self.plots)
-            self._stepped = True
         else:
             self.refresh()
 
@@ -321,8 +319,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         the dots, not both.
         """
         self._wall_s += wall_s
-        stepped, self._stepped = self._stepped, False
-        if stepped and not self._skipped:
+        if self.ctrl.frame_busy and not self._skipped:
             self._skipped = True
             return False
         self._skipped = False
@@ -334,6 +331,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
                 self._turn = (self._turn + k + 1) % n
                 self._drawn_at[plot] = self._wall_s
                 self._draw(plot)
+                self.ctrl.frame_busy = True
                 return True
         return False
 
