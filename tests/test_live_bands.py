@@ -155,3 +155,11 @@ def test_a_very_long_run_keeps_its_newest_steps_and_the_window_bands(monkeypatch
     assert (now.mean, now.p99, now.availability) == (want.mean, want.p99, want.availability)
     live.rewind(snaps[10].t)  # older than every step kept: nothing to show
     assert math.isnan(live.bands().t)
+
+
+def test_the_partial_sort_quantile_is_numpys():
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 99, 100, 101, 1500, 15001):
+        values = rng.lognormal(size=n)
+        for q in (0.0, 0.5, 0.95, 0.99, 0.999, 1.0):
+            assert live_bands.quantile(values, q) == float(np.quantile(values, q))

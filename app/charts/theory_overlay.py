@@ -99,7 +99,9 @@ class ChartOverlay:
         for key, (low, high, _fill) in self.band_curves.items():
             rows = self.samples[key][first:self.count]
             rows = rows[~np.isnan(rows).any(axis=1)]
+            low.blockSignals(True)  # the fill between is rebuilt once, when the high edge changes
             low.setData(rows[:, 0], rows[:, 1])
+            low.blockSignals(False)
             high.setData(rows[:, 0], rows[:, 2])
         end = bands.warmup_end_s
         self.warmup.setVisible(not math.isnan(end) and end > 0)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGraphicsView, QLabel, QMainWindow
 
 from app.explain import Explainer
+from app.figure_label import FigureLabel
 from app.panels.explain_panel import ExplainPanel, ms
 
 
@@ -22,13 +23,14 @@ class ReadoutTheory:
 
     def __init__(self, readout, explainer: Explainer):
         self.ex = explainer
-        self.labels: dict[str, QLabel] = {}
+        self.labels: dict[str, FigureLabel] = {}
         for key in ("p50", "p95", "p99", "availability"):
             value_label = readout.labels.get(key)
             if value_label is None:
                 continue
-            note = QLabel("")
+            note = FigureLabel("")
             note.setStyleSheet("color: #5b6775; font-size: 8pt;")
+            note.fit()
             note.setAccessibleName(f"{key} theory")
             value_label.parentWidget().layout().addWidget(note)
             self.labels[key] = note
@@ -54,9 +56,7 @@ class ReadoutTheory:
 
     def refresh(self) -> None:
         for key, label in self.labels.items():
-            text = self.text(key)
-            if label.text() != text:
-                label.setText(text)
+            label.show_text(self.text(key))
 
 
 class CanvasVerdict(QLabel):

@@ -156,14 +156,25 @@ class LiveBands:
         if start < self._oldest_latencies or served == 0:  # latencies dropped for memory, or none
             mean = p99 = NO_BAND
         else:
-            everything = np.concatenate([s[1] for s in steps])
             batch = [np.concatenate([s[1] for s in g]) for g in groups]
             batch = [b for b in batch if b.size]
+            everything = np.concatenate(batch)
             mean = _band(float(everything.mean()), [float(b.mean()) for b in batch])
-            p99 = _band(float(np.quantile(everything, 0.99)), [float(np.quantile(b, 0.99)) for b in batch])
+            p99 = _band(quantile(everything, 0.99), [quantile(b, 0.99) for b in batch])
         shares = [sum(s[2] for s in g) / e for g in groups if (e := sum(s[3] for s in g))]
         availability = _band(served / ended, shares) if ended else NO_BAND
         return WindowBands(t, mean, p99, availability, self._warmup_end)
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` (its default, linear method) from a partial sort: the same number, in a
+    fraction of the time for the window's few thousand latencies (``bands`` takes eleven a refresh)."""
+    h = (values.size - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, values.size - 1)
+    part = np.partition(values, (lo, hi))
+    a, b, t = float(part[lo]), float(part[hi]), h - lo
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's lerp, both branches
 
 
 def _split(steps: list, batches: int, start: float) -> list[list]:
