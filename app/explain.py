@@ -70,6 +70,7 @@ class Explainer(QObject):
         self.report: availability.AvailabilityReport | None = None
         self._report_for: object = None  # the scenario ``report`` was predicted for
         self._left_frame = False  # the last clock frame was busy: this one refreshes (see on_frame)
+        self.in_frame = False  # ``changed`` is being emitted by a clock frame's refresh (views may wait)
         self.carried_s = 0.0  # simulated seconds with enough capacity up
         self.observed_s = 0.0
         self.n1_enabled = False
@@ -157,6 +158,7 @@ class Explainer(QObject):
             return
         self._left_frame = False
         self.ctrl.frame_busy = frame
+        self.in_frame = frame
         self._refreshed_wall = now
         self.bands = self.live.bands()
         self._new_steps = False
@@ -165,7 +167,10 @@ class Explainer(QObject):
         if self._stale or not self.prediction or not self.prediction.applies or (
                 moving and self.ctrl.t >= self._predicted_at + PREDICT_EVERY_S):
             self._refresh_prediction()
-        self.changed.emit()
+        try:
+            self.changed.emit()
+        finally:
+            self.in_frame = False
 
     def refresh_now(self) -> None:
         """Bring the bands and views up to date now (the per-step refresh is throttled)."""

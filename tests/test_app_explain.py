@@ -150,3 +150,23 @@ def test_inspector_turns_random_failures_on_and_undo_turns_them_off(window):
     window.ctrl.undo_stack.undo()
     window.ctrl.undo_stack.undo()
     assert window.ctrl.node(node_id).mtbf_s is None and not editor.enabled.isChecked()
+
+
+def test_within_a_clock_frame_the_overlay_waits_for_its_charts_next_redraw(window):
+    """A frame redraws one chart: the bands refreshed by a frame reach a chart when it is drawn."""
+    window.clock.set_speed(20.0)
+    ticks(window, 40)
+    ex, overlay, charts = window.explain.explainer, window.explain.charts, window.charts
+    _low, high, _fill = overlay.band_curves["p99"]
+    before = high.getData()[0].size
+    window.ctrl.in_frame = True  # steps run by a clock frame: the explanations wait for the frame's share
+    window.ctrl.advance(0.5, 10)
+    window.ctrl.in_frame = window.ctrl.frame_busy = False
+    ex._refreshed_wall = -math.inf  # the refresh interval is over
+    ex.on_frame(0.016)  # that frame's share: new bands
+    assert overlay._due == {charts.latency, charts.availability} and high.getData()[0].size == before
+    charts._draw(charts.latency)
+    assert overlay._due == {charts.availability}
+    assert high.getData()[0].size == before + 1 and high.getData()[0][-1] == ex.bands.t
+    charts._draw(charts.availability)
+    assert not overlay._due

@@ -10,6 +10,7 @@ timeline's events are markers on the time axis; a movable time cursor scrubs the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -126,6 +127,7 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         self._skipped = False  # the last frame drew no chart: it had other costly work (frame_busy)
         self._wall_s = 0.0  # wall seconds of the clock frames seen
         self._drawn_at: dict[pg.PlotItem, float] = {}  # ``_wall_s`` when ``draw_next`` last drew each chart
+        self.draw_hooks: dict[pg.PlotItem, list[Callable[[], None]]] = {}  # also run when a chart is drawn
         self.reflow(2)
         c = controller
         c.stepped.connect(self._on_stepped)
@@ -379,6 +381,8 @@ class ChartPanel(pg.GraphicsLayoutWidget):
         right = page_right(float(t[-1]), self.window_s, PAGE_S)
         if plot.viewRange()[0][1] != right:
             plot.setXRange(right - self.window_s, right, padding=0)
+        for hook in self.draw_hooks.get(plot, ()):
+            hook()
 
 
 def _headroom(plot: pg.PlotItem, *series: np.ndarray, floor: float = 1e-3) -> None:

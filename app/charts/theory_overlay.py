@@ -53,6 +53,9 @@ class ChartOverlay:
                                       label="warm-up", labelOpts={"position": 0.05, "color": "#5b6775"})
         self.warmup.hide()
         charts.latency.addItem(self.warmup, ignoreBounds=True)
+        self._due: set = set()  # charts whose overlay is older than the Explainer's figures
+        for plot in (charts.latency, charts.availability):
+            charts.draw_hooks.setdefault(plot, []).append(lambda plot=plot: self._show(plot))
         explainer.changed.connect(self.refresh)
         explainer.ctrl.sim_reset.connect(self.rewind)
         explainer.ctrl.scenario_replaced.connect(self.clear)
@@ -78,14 +81,8 @@ class ChartOverlay:
         self.count += 1
 
     def refresh(self) -> None:
-        pred = self.ex.prediction
-        applies = pred is not None and pred.applies
-        for key, line in self.lines.items():
-            value = getattr(pred, f"{key}_s", math.nan) if applies else math.nan
-            line.setVisible(not math.isnan(value))
-            if not math.isnan(value):
-                line.setValue(value * 1e3)
-                line.label.setFormat(f"theory {key} {ms(value)}")
+        """Take the Explainer's new figures. Within the clock's frames each chart shows them when it is
+        next drawn (a frame redraws one chart: a repaint of two here would make a second); else now."""
         bands = self.ex.bands
         if not math.isnan(bands.t):
             last = self.samples["p99"][self.count - 1, 0] if self.count else -math.inf
@@ -93,17 +90,37 @@ class ChartOverlay:
                 self._append({"p99": (bands.t, bands.p99.low * 1e3, bands.p99.high * 1e3),
                               "availability": (bands.t, bands.availability.low * 100,
                                                min(bands.availability.high, 1.0) * 100)})
+        self._due = {self.charts.latency, self.charts.availability}
+        if not self.ex.in_frame:
+            for plot in list(self._due):
+                self._show(plot)
+
+    def _show(self, plot) -> None:
+        """Put the newest figures on ``plot`` (the latency or the availability chart), if it lacks them."""
+        if plot not in self._due:
+            return
+        self._due.discard(plot)
+        key = "p99" if plot is self.charts.latency else "availability"
+        if key == "p99":
+            pred = self.ex.prediction
+            applies = pred is not None and pred.applies
+            for name, line in self.lines.items():
+                value = getattr(pred, f"{name}_s", math.nan) if applies else math.nan
+                line.setVisible(not math.isnan(value))
+                if not math.isnan(value):
+                    line.setValue(value * 1e3)
+                    line.label.setFormat(f"theory {name} {ms(value)}")
+            end = self.ex.bands.warmup_end_s
+            self.warmup.setVisible(not math.isnan(end) and end > 0)
+            if not math.isnan(end):
+                self.warmup.setValue(end)
         # only what the charts' time window can show: a long run's older band is never drawn
         times = self.samples["p99"][:self.count, 0]
         first = int(np.searchsorted(times, times[-1] - self.charts.window_s - PAGE_S)) if self.count else 0
-        for key, (low, high, _fill) in self.band_curves.items():
-            rows = self.samples[key][first:self.count]
-            rows = rows[~np.isnan(rows).any(axis=1)]
-            low.blockSignals(True)  # the fill between is rebuilt once, when the high edge changes
-            low.setData(rows[:, 0], rows[:, 1])
-            low.blockSignals(False)
-            high.setData(rows[:, 0], rows[:, 2])
-        end = bands.warmup_end_s
-        self.warmup.setVisible(not math.isnan(end) and end > 0)
-        if not math.isnan(end):
-            self.warmup.setValue(end)
+        low, high, _fill = self.band_curves[key]
+        rows = self.samples[key][first:self.count]
+        rows = rows[~np.isnan(rows).any(axis=1)]
+        low.blockSignals(True)  # the fill between is rebuilt once, when the high edge changes
+        low.setData(rows[:, 0], rows[:, 1])
+        low.blockSignals(False)
+        high.setData(rows[:, 0], rows[:, 2])
