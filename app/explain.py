@@ -71,8 +71,6 @@ class Explainer(QObject):
         self._report_for: object = None  # the scenario ``report`` was predicted for
         self._left_frame = False  # the last clock frame was busy: this one refreshes (see on_frame)
         self.in_frame = False  # ``changed`` is being emitted by a clock frame's refresh (views may wait)
-        self.carried_s = 0.0  # simulated seconds with enough capacity up
-        self.observed_s = 0.0
         self.n1_enabled = False
         self.target_p99_s: float | None = None  # None: the default (n_minus_one.default_target)
         self.horizon_s = n_minus_one.DEFAULT_HORIZON_S
@@ -104,12 +102,11 @@ class Explainer(QObject):
         self.rewind()
 
     def rewind(self) -> None:
-        """The run moved to another moment (a scrub, or a reset to 0): the bands and the warm-up as
-        they were then; the measured availability starts again."""
+        """The run moved to another moment (a scrub, or a reset to 0): the bands, the warm-up and the
+        measured availability as they were then."""
         self._refreshed_wall = -math.inf
         self.live.rewind(self.ctrl.t)
         self.bands = self.live.bands()
-        self.carried_s = self.observed_s = 0.0
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -128,14 +125,11 @@ class Explainer(QObject):
             self._view = view
             self._stale = True
         self._new_steps = True
+        report = self.report
         for snap in snaps:
-            self.live.add(snap)
-            if self.report is not None:
-                up = snap.state == UP
-                if up.size == self.report.capacity_rps.size:
-                    carried = float(np.dot(up, self.report.capacity_rps)) > self.report.load_rps
-                    self.carried_s += snap.dt * carried
-                    self.observed_s += snap.dt
+            up = snap.state == UP
+            judged = report is not None and up.size == report.capacity_rps.size
+            self.live.add(snap, float(np.dot(up, report.capacity_rps)) > report.load_rps if judged else None)
         if not self.ctrl.in_frame:
             self._catch_up(frame=False)
 
@@ -189,9 +183,15 @@ class Explainer(QObject):
             self.report = availability.predict_availability(scenario) if has_failures(scenario) else None
 
     @property
+    def observed_s(self) -> float:
+        """Simulated seconds of the run up to the moment shown in which availability was judged."""
+        return self.live.measured()[1]
+
+    @property
     def measured_availability(self) -> float:
-        """Share of simulated time with enough capacity up (NaN before any step)."""
-        return self.carried_s / self.observed_s if self.observed_s else math.nan
+        """Share of simulated time with enough capacity up, up to the moment shown (NaN before any step)."""
+        carried_s, observed_s = self.live.measured()
+        return carried_s / observed_s if observed_s else math.nan
 
     # N-1 --------------------------------------------------------------------------------------
     def set_n1(self, enabled: bool, target_p99_s: float | None = None) -> None:

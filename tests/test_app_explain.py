@@ -170,3 +170,21 @@ def test_within_a_clock_frame_the_overlay_waits_for_its_charts_next_redraw(windo
     assert high.getData()[0].size == before + 1 and high.getData()[0][-1] == ex.bands.t
     charts._draw(charts.availability)
     assert not overlay._due
+
+
+def test_the_measured_availability_after_a_jump_is_that_of_the_moment_shown(window):
+    assert window.open_builtin("nines-7x1cpu")
+    window.clock.set_speed(50.0)
+    ex = window.explain.explainer
+    ticks(window, 30)
+    then = (window.ctrl.t, ex.measured_availability, ex.observed_s)
+    ticks(window, 60)
+    head = (window.ctrl.t, ex.measured_availability, ex.observed_s)
+    assert head[2] > then[2] > 0
+    window.ctrl.jump(then[0])
+    assert (window.ctrl.t, ex.measured_availability, ex.observed_s) == pytest.approx(then)
+    window.ctrl.jump(window.ctrl.head_t)
+    assert (window.ctrl.t, ex.measured_availability, ex.observed_s) == pytest.approx(head)
+    window.ctrl.jump(then[0])
+    ticks(window, 60)  # played on from there: the same steps again
+    assert (window.ctrl.t, ex.measured_availability, ex.observed_s) == pytest.approx(head)

@@ -6,8 +6,9 @@ consecutive time batches and gives, for the mean and the p99 latency and for ava
 figure over the whole window with a 95% band from the spread of the batch figures (batch means;
 for the p99, sectioning: the batch p99s' spread around the window's p99, Asmussen & Glynn ch. 3).
 Its warm-up marker is MSER-5 over the per-step mean latency since the run (or the last reset)
-began, recomputed at most once per simulated second. After a jump back in time, ``rewind(t)``
-gives both as they were at ``t``, from the steps kept.
+began, recomputed at most once per simulated second. It also keeps the measured availability: the
+share of the observed time with enough capacity up (``carried``, as the caller judges each step).
+After a jump back in time, ``rewind(t)`` gives all three as they were at ``t``, from the steps kept.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class LiveBands:
         self._sums = array("d")  # sum of its completed latencies (s)
         self._served = array("q")  # requests completed in it
         self._ended = array("q")  # completed + rejected + lost in it
+        self._carried_s = array("d")  # simulated seconds with enough capacity up, since the reset, at its end
+        self._observed_s = array("d")  # simulated seconds judged so, since the reset, at its end
         self._latencies: list[np.ndarray | None] = []  # None once dropped for memory
         self._kept_latencies = 0
         self._oldest_latencies = 0  # index of the oldest step whose latencies are kept
@@ -81,8 +84,9 @@ class LiveBands:
         self._warmup_at = -math.inf
         self._warmup_end = math.nan
 
-    def add(self, snap) -> None:
-        """One engine step: its completed latencies (s) and its served / rejected / lost counts.
+    def add(self, snap, carried: bool | None = None) -> None:
+        """One engine step: its completed latencies (s) and its served / rejected / lost counts, and
+        whether the cluster had enough capacity up in it (None: not judged, e.g. no random failures).
 
         After a rewind, a replay of the next kept step just moves on; any other step replaces the
         kept ones after the moment shown (the run took another branch).
@@ -101,6 +105,11 @@ class LiveBands:
         self._sums.append(total)
         self._served.append(served)
         self._ended.append(served + round(snap.rejected * snap.dt) + round(snap.lost * snap.dt))
+        carried_s, observed_s = (self._carried_s[-1], self._observed_s[-1]) if self._carried_s else (0.0, 0.0)
+        if carried is not None:
+            carried_s, observed_s = carried_s + snap.dt * carried, observed_s + snap.dt
+        self._carried_s.append(carried_s)
+        self._observed_s.append(observed_s)
         self._latencies.append(snap.latencies)
         self._kept_latencies += served
         self._end = len(self._t)
@@ -118,16 +127,22 @@ class LiveBands:
         self._warmup_at = -math.inf
         self._warmup_end = math.nan
 
+    def measured(self) -> tuple[float, float]:
+        """(seconds with enough capacity up, seconds judged) from the reset to the moment shown."""
+        end = self._end
+        return (self._carried_s[end - 1], self._observed_s[end - 1]) if end else (0.0, 0.0)
+
     def _drop_after(self, k: int) -> None:
-        for column in (self._t, self._sums, self._served, self._ended):
+        for column in (self._t, self._sums, self._served, self._ended, self._carried_s, self._observed_s):
             del column[k:]
         self._kept_latencies -= sum(x.size for x in self._latencies[k:] if x is not None)
         del self._latencies[k:]
         self._oldest_latencies = min(self._oldest_latencies, k)
 
     def _drop_before(self, k: int) -> None:
-        """Forget the oldest ``k`` steps (a very long run); the warm-up is then found among the rest."""
-        for column in (self._t, self._sums, self._served, self._ended):
+        """Forget the oldest ``k`` steps (a very long run); the warm-up is then found among the rest (the
+        measured availability still counts them: its columns are running totals)."""
+        for column in (self._t, self._sums, self._served, self._ended, self._carried_s, self._observed_s):
             del column[:k]
         self._kept_latencies -= sum(x.size for x in self._latencies[:k] if x is not None)
         del self._latencies[:k]
