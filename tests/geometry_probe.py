@@ -38,8 +38,8 @@ def main() -> int:
     from PySide6.QtCore import QRect, QSettings
     from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QPushButton, QWidget
 
+    from app.canvas.cluster_view import ClusterView
     from app.canvas.items import LEGIBLE_PX
-    from app.canvas.view import ClusterView
     from app.screen import TOUCH_TARGET_MM, px_per_mm
     from app.windows.compare import CompareWindow
     from app.windows.kiosk import KioskWindow

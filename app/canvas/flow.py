@@ -14,9 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.canvas.items import (
-    LinksItem,
-)
+from app.canvas.layers import LinksItem
 from app.canvas.layout import (
     along,
 )

@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.canvas.cluster_view import ClusterView
 from app.canvas.flow import DotScale
-from app.canvas.view import ClusterScene, ClusterView
+from app.canvas.view import ClusterScene
 from app.charts.live import AXIS_W, PAGE_S, WINDOW_S, legend_title, page_right, window_start
 from app.charts.readout import COLOURS, Readout
 from app.clock import SPEEDS, SimClock

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.autosave import Autosaver, pending
-from app.canvas.view import ClusterScene, ClusterView
+from app.canvas.cluster_view import ClusterView
+from app.canvas.view import ClusterScene
 from app.charts.chart_scroll import ChartScroll
 from app.charts.readout import Readout
 from app.charts.scrubber import Scrubber
