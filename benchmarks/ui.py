@@ -9,7 +9,11 @@ Scrubbing: the default scenario (7 nodes) run for 10 simulated minutes at 1x (0.
 then 50 jumps to random moments of it, each timed until the window has repainted; printed
 beside a reference (one frame of that window running). Goal: every jump under 200 ms.
 
-    .venv/bin/python benchmarks/ui.py [--frames N] [--speed X] [--jumps N]
+The explanations (issue 11): the same 200 nodes with MTBF/MTTR and the theory lines, bands,
+availability panel and N-1 check all on (``benchmarks/theory_ui.py``, goal p95 under 16 ms), and
+the N-1 check's wall time for 7 and for 200 nodes (``benchmarks/theory.py``).
+
+    .venv/bin/python benchmarks/ui.py [--frames N] [--speed X] [--jumps N] [--no-explanations]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the explanations' benchmarks
 
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -72,6 +77,7 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1.0, help="simulation speed, 0.25..100 (default 1)")
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--jumps", type=int, default=50, help="random jumps in the scrub test (default 50)")
+    parser.add_argument("--no-explanations", action="store_true", help="skip the explanations' figures")
     args = parser.parse_args()
     app = create_app()
     folder = tempfile.mkdtemp()
@@ -100,6 +106,12 @@ def main() -> int:
     win.ctrl.undo_stack.setClean()
     win.close()
     scrub(app, folder, args.jumps)
+    if not args.no_explanations:
+        from theory import n1_wall_times
+        from theory_ui import explanations_frames
+
+        explanations_frames(app, args.frames, args.speed, args.nodes)
+        n1_wall_times()
     return 0
 
 
