@@ -192,9 +192,9 @@ class SimController(QObject):
         """What queueing theory says about the run now, or why nothing applies (sim_core.theory.predict)."""
         return theory.predict(self.session.sim)
 
-    def fork_run(self):
-        """An independent copy of the run now (same seed and state), for look-aheads such as N-1."""
-        return n_minus_one.fork(self.session.sim)
+    def fork_payload(self) -> bytes:
+        """The run now (same seed and state) pickled, for a look-ahead in a worker process such as N-1's."""
+        return n_minus_one.fork_payload(self.session.sim)
 
     # undoable edits --------------------------------------------------------------------------
     def _push(self, command: QUndoCommand) -> None:

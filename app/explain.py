@@ -14,7 +14,6 @@ import atexit
 import itertools
 import math
 import os
-import pickle
 import time
 from typing import TYPE_CHECKING
 
@@ -51,6 +50,7 @@ def _worker_pool() -> ProcessPoolExecutor:
 
 PREDICT_EVERY_S = 0.5  # simulated seconds between re-predictions while the rate shape changes
 REFRESH_WALL_S = 0.25  # the bands and panels move on at most 4 times per wall second
+N1_TASKS = 24  # an N-1 check's tasks for the worker (a few nodes each at 200 nodes: each submit costs ~0.1 ms)
 
 
 class Explainer(QObject):
@@ -59,7 +59,7 @@ class Explainer(QObject):
     changed = Signal()  # prediction, bands or availability moved on
     n1_progress = Signal(int, int)  # forks done, forks in all (one per node and one with none failing)
     n1_finished = Signal(object)  # an NMinusOne result, or None when the check was cancelled
-    _n1_result = Signal(int, object)  # from the pool's thread: (generation, (node index or None, NodeLoss or None))
+    _n1_result = Signal(int, object)  # from the pool's thread: (generation, (node indices, NodeLosses or None))
 
     def __init__(self, controller, parent: QObject | None = None):
         super().__init__(parent)
@@ -207,31 +207,35 @@ class Explainer(QObject):
             self.changed.emit()
 
     def start_n1(self) -> None:
-        """Fork the run now (UI thread) and check each node's loss in a worker process.
+        """Pickle the run now (UI thread) and check each node's loss in a worker process.
 
         A process, not a thread: the forks are Python-heavy and would hold the GIL the frames need.
-        The process stays up between checks (its numba kernel loaded once); each node is one task,
-        and one more runs with no node failing (the default target's baseline), so progress follows
-        the tasks and a change cancels the ones not yet started.
+        The process stays up between checks (its kernel loaded once). The run is pickled once (the
+        fork is made in the worker from it) and the nodes, and one more fork with no node failing (the
+        default target's baseline), go out in N1_TASKS tasks, so progress follows the tasks and a
+        change cancels the ones not yet started.
         """
         self.cancel_n1()
         self._generation += 1
         generation = self._generation
-        base = self.ctrl.fork_run()
-        total = len(base.scenario.nodes) + 1
+        payload = self.ctrl.fork_payload()
+        scenario = self.ctrl.scenario
+        total = len(scenario.nodes) + 1
         self.n1_running = True
         self._parts: dict[int | None, n_minus_one.NodeLoss] = {}
-        self._n1_meta = (generation, total, base.scenario, base.t, self.target_p99_s, self.horizon_s)
+        self._n1_meta = (generation, total, scenario, self.ctrl.t, self.target_p99_s, self.horizon_s)
         self.n1_progress.emit(0, total)
         pool = _worker_pool()
         self._futures = []
-        key, payload = f"{os.getpid()}.{next(_CHECKS)}", pickle.dumps(base, pickle.HIGHEST_PROTOCOL)
-        for j in [*range(total - 1), None]:
-            future = pool.submit(n_minus_one.check_node_of, key, payload, j, self.horizon_s)
-            future.add_done_callback(lambda f, j=j: self._part_done(generation, j, f))
+        key = f"{os.getpid()}.{next(_CHECKS)}"
+        order = [*range(total - 1), None]
+        size = math.ceil(len(order) / N1_TASKS)
+        for chunk in (tuple(order[k:k + size]) for k in range(0, len(order), size)):
+            future = pool.submit(n_minus_one.check_nodes_of, key, payload, chunk, self.horizon_s)
+            future.add_done_callback(lambda f, chunk=chunk: self._part_done(generation, chunk, f))
             self._futures.append(future)
 
-    def _part_done(self, generation: int, j: int | None, future) -> None:
+    def _part_done(self, generation: int, chunk: tuple, future) -> None:
         """Runs on the pool's thread: hand the result to the UI thread."""
         if future.cancelled():
             return
@@ -240,7 +244,7 @@ class Explainer(QObject):
         except Exception:  # noqa: BLE001 - a fork that failed leaves this check incomplete
             result = None
         try:
-            self._n1_result.emit(generation, (j, result))
+            self._n1_result.emit(generation, (chunk, result))
         except RuntimeError:  # the window is gone
             pass
 
@@ -253,14 +257,14 @@ class Explainer(QObject):
     def _on_n1_result(self, generation: int, part) -> None:
         if generation != self._generation or not self.n1_running:
             return  # a newer check has started, or this one was cancelled
-        j, loss = part
+        chunk, losses = part
         _gen, total, scenario, t, target, horizon = self._n1_meta
-        if loss is None:
+        if losses is None:
             self.cancel_n1()
             self.n1_finished.emit(None)
             self.changed.emit()
             return
-        self._parts[j] = loss
+        self._parts.update(zip(chunk, losses, strict=True))
         self.n1_progress.emit(len(self._parts), total)
         if len(self._parts) == total:
             self.n1_running = False

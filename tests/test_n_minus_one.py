@@ -114,16 +114,18 @@ def test_a_scenario_with_a_p99_goal_is_held_to_it_and_a_target_set_by_the_user_w
 
 
 def test_a_worker_given_the_pickled_base_finds_what_the_base_itself_gives():
-    """The window sends each node's task the base's pickle; the worker unpickles it once per check."""
-    import pickle
-
-    base = n_minus_one.fork(running(at_rate("horizontal-7x1", 60.0)))
-    payload = pickle.dumps(base)
+    """The window sends each node's task the run's pickle; the worker unpickles it once per check."""
+    sim = running(at_rate("horizontal-7x1", 60.0))
+    before = len(n_minus_one.fork_payload(sim))
+    sim.state.scratch.get("heap_t", 50_000, float)  # 400 KB of work arrays: not part of the payload
+    payload = n_minus_one.fork_payload(sim)
+    assert len(payload) < before + 1000
+    base = n_minus_one.fork(sim)
     direct = [n_minus_one.check_node(base, j, 20.0) for j in (0, 3, None)]
-    sent = [n_minus_one.check_node_of("check-1", payload, j, 20.0) for j in (0, 3, None)]
+    sent = n_minus_one.check_nodes_of("check-1", payload, (0, 3, None), 20.0)
     assert sent == direct
     kept = n_minus_one._BASE[1]
-    n_minus_one.check_node_of("check-1", payload, 1, 20.0)
+    n_minus_one.check_nodes_of("check-1", payload, (1,), 20.0)
     assert n_minus_one._BASE[1] is kept  # the same check: not unpickled again
-    n_minus_one.check_node_of("check-2", payload, 1, 20.0)
+    n_minus_one.check_nodes_of("check-2", payload, (1,), 20.0)
     assert n_minus_one._BASE[1] is not kept

@@ -44,7 +44,6 @@ from sim_core.engine.state import (
     ClusterParams,
     Recorder,
     RequestLog,
-    Scratch,
     Snapshot,
     StepAccumulator,
     Streams,
@@ -131,11 +130,7 @@ class Simulation:
     def checkpoint(self) -> Checkpoint:
         """A copy of everything that changes, to ``restore`` later (not the request log)."""
         self._apply_resizes()
-        scratch, self.state.scratch = self.state.scratch, Scratch()  # work buffers: not state
-        try:
-            saved = copy.deepcopy((self.state, self.streams, self._latency, self._outcomes, self._acc))
-        finally:
-            self.state.scratch = scratch
+        saved = copy.deepcopy((self.state, self.streams, self._latency, self._outcomes, self._acc))
         return Checkpoint(self.state.t, self._scenario, self.params, saved, _array_bytes(saved))
 
     def restore(self, checkpoint: Checkpoint) -> None:

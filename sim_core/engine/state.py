@@ -180,6 +180,9 @@ class Scratch:
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
 
+    def __reduce__(self):
+        return (Scratch, ())  # copied or pickled empty: work arrays are not state (checkpoints, forks)
+
     def get(self, name: str, n: int, dtype: type) -> np.ndarray:
         """An uninitialized array of shape (n,); valid until the next ``get`` of the same name."""
         buf = self._arrays.get(name)
