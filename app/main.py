@@ -15,6 +15,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``scalelab [run|validate|sweep|--selftest] ...``; otherwise start the window. Returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # numpy's OpenBLAS starts a worker thread per core when numpy is imported; ScaleLab multiplies no
+    # large matrices, and those threads cost 0.08 s of the first frame on a 2-core machine (a user's
+    # own setting wins). Child processes (the N-1 check, sweep workers) inherit it.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if getattr(sys, "frozen", False):  # a bundled app's worker process (the N-1 check) starts here
         import multiprocessing
 
