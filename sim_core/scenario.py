@@ -30,7 +30,7 @@ ServiceDistribution = Literal["exponential", "deterministic", "lognormal"]
 
 def _model_config() -> ConfigDict:
     # defer_build: each model's validator is built on its first validation, not at import. Built at
-    # import, every model generated the schemas of all the models nested in it again (about 70 ms of
+    # import, every model generated the schemas of all the models nested in it again (about 30 ms of
     # start-up); building Scenario's validator first generates each of them once.
     return ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
