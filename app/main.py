@@ -15,6 +15,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``scalelab [run|validate|sweep|--selftest] ...``; otherwise start the window. Returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # numpy's OpenBLAS starts a worker thread per core when numpy is imported; ScaleLab multiplies no
+    # large matrices, and those threads cost 0.08 s of the first frame on a 2-core machine (a user's
+    # own setting wins). Child processes (the N-1 check, sweep workers) inherit it.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if getattr(sys, "frozen", False):  # a bundled app's worker process (the N-1 check) starts here
         import multiprocessing
 
@@ -34,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     # import hook reads the source of every module imported after it (about 0.1 s for these 300).
     import sim_core.session  # noqa: F401
     import sim_core.theory.predict  # noqa: F401
+    import sim_core.trusted  # noqa: F401
 
     if os.environ.get("SCALELAB_FIRST_FRAME_PROBE"):
         from app.selftest import install_first_frame_probe
@@ -44,8 +49,24 @@ def main(argv: list[str] | None = None) -> int:
 
     create_app()
     warm_up_after_first_frame()
+    after_first_paint(check_default_scenario)
     after_first_paint(gc.enable)
     return run_app(args)
+
+
+def check_default_scenario() -> None:
+    """After the first frame: validate the built-in default scenario the window may have opened without
+    validation (``sim_core.trusted``; this also builds pydantic's validators for the first edit). If the
+    file is broken, say so and quit with exit code 1, as loading it at start did before."""
+    from PySide6.QtWidgets import QApplication
+
+    from sim_core import trusted
+
+    problems = trusted.check_unchecked()
+    for problem in problems:
+        print(f"scalelab: {problem}", file=sys.stderr)
+    if problems:
+        QApplication.instance().exit(1)
 
 
 def warm_up_after_first_frame() -> None:

@@ -225,6 +225,10 @@ class History:
 
     def clear(self) -> None:
         """Forget every sample and column."""
+        if (self._count == self._stored == self._next == self._start == self.size == 0 and not self.node_ids
+                and self.capacity == self.max_capacity):
+            self._rates = self._recent = None  # nothing was stored: the arrays are as new (a session's first
+            return  # run clears the history it just made; filling its 4 MB with NaN again took 4 ms of start-up)
         self.__init__(self.max_capacity)
 
     # writing -------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ e.g. ``nodes[2].cores: -3 is not in 1..256``. The data model itself is ``sim_cor
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -322,6 +321,8 @@ def builtin_path(name: str) -> Path:
     """Path of a built-in scenario by name (``vertical-2cpu``)."""
     path = BUILTIN_DIR / f"{name}.json"
     if not path.exists():
+        import difflib  # only for this message
+
         names = builtin_names()
         close = difflib.get_close_matches(name, names, n=3)  # first, so a long list cut short still shows them
         hint = f"did you mean {', '.join(close)}? " if close else ""

@@ -75,3 +75,19 @@ def test_rates_are_shown_after_the_first_second_whatever_the_step_sizes():
         k += 1
     t, served = history.column("t"), history.rates()["served"]
     assert np.isnan(served[t < 1.0 - 1e-9]).all() and np.isfinite(served[t >= 1.0]).all()
+
+
+def test_clearing_a_history_forgets_everything_and_an_empty_one_stays_as_new():
+    sim = Simulation(resolve("horizontal-7x1"))
+    history = History(capacity=64)
+    data = history._data
+    history.clear()  # nothing stored yet: kept as it is (start-up clears the history it just made)
+    assert history._data is data and history.size == 0
+    for _ in range(100):
+        history.append(sim.step(0.05), list(range(7)))
+    history.set_limit(2.0)
+    history.clear()
+    assert history.size == 0 and history.node_ids == [] and history._data is not data
+    assert np.isnan(history._data).all() and history.capacity == 64
+    history.append(sim.step(0.05), list(range(10, 17)))
+    assert history.size == 1 and history.node_ids == list(range(10, 17)) and history.last("t") == pytest.approx(5.05)

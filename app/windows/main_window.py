@@ -48,7 +48,8 @@ from app.panels.watch import WatchPanel
 from app.screen import keep_on_screen, place
 from app.windows.file_actions import FileActions
 from sim_core.scenario import Scenario, ScenarioError
-from sim_core.scenario_file import DEFAULT_SCENARIO, builtin_names, resolve
+from sim_core.scenario_file import builtin_names, resolve
+from sim_core.trusted import default_scenario
 
 if TYPE_CHECKING:
     from app.charts.live import ChartPanel
@@ -446,7 +447,7 @@ def startup_window(args: list[str]) -> MainWindow:
         except ScenarioError as exc:
             problem = str(exc) if args else None  # a vanished last file is not worth a dialog
     if scenario is None:
-        scenario = resolve(DEFAULT_SCENARIO)
+        scenario = default_scenario()  # not validated: app.main checks it just after the first frame
     window = MainWindow(scenario, path, settings, staged=True)
     if problem:
         print(problem, file=sys.stderr)

@@ -21,10 +21,8 @@ switches in-process (tests and benchmarks compare the forms on the same input).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import tempfile
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +53,8 @@ _deferred = False  # see defer_warm_up
 
 def source_digest(text: bytes) -> int:
     """A signed 63-bit digest of the kernel's source, baked into the compiled library."""
+    import hashlib  # here, like tempfile below: loaded after the first frame, not when the engine is imported
+
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") >> 1
 
 
@@ -71,6 +71,8 @@ def _load_aot() -> dict[str, Callable]:
 
 def _private_cache_dir() -> Path | None:
     """A cache folder only this user can write, in the temporary directory; None if there is none."""
+    import tempfile
+
     try:
         uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
         folder = Path(tempfile.gettempdir()) / f"scalelab-numba-{uid}"
