@@ -161,3 +161,17 @@ def test_a_figure_label_repaints_without_laying_out_and_grows_for_a_wider_figure
     finally:
         qapp.removeEventFilter(requests)
         parent.close()
+
+
+def test_dots_stand_for_the_live_flow_only_and_stay_bounded(window):
+    """Steps outside the clock's frames (a jump, a replay, Ctrl+T) spawn no dots; frames never hold
+    more than MAX_DOTS (ten simulated minutes run outside frames once left 30,000 dots to draw)."""
+    from app.canvas.flow import MAX_DOTS
+
+    flow = window.scene.flow
+    window.ctrl.advance(120.0, 2400)
+    assert flow.dot_link.size == 0
+    window.clock.set_speed(100.0)
+    for _ in range(60):
+        window.clock.tick(0.1)
+    assert 0 < flow.dot_link.size <= MAX_DOTS

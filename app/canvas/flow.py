@@ -24,6 +24,7 @@ DOT_LOST = QColor("#d32f2f")
 DOT_TRAVEL_S = 0.8  # wall seconds a dot takes along a link
 MAX_DOTS_PER_S = 5.0  # on the busiest balancer -> node link
 DOT_RADIUS = 4.5  # scene units
+MAX_DOTS = 4000  # in flight at once, at most (about 5 per link per wall second make far fewer)
 
 
 def nice_ceil(value: float) -> int:
@@ -95,6 +96,8 @@ class FlowItem(QGraphicsItem):
         self._pending += counts / self.per_dot
         spawn = np.minimum(np.floor(self._pending), 4).astype(np.int64)
         self._pending -= np.floor(self._pending)
+        if spawn.sum() + self.dot_link.size > MAX_DOTS:
+            spawn[:] = 0  # a burst the scale has not caught up with yet: skip it rather than slow every frame
         if spawn.any():
             link = np.repeat(np.arange(spawn.size), spawn)
             rank = np.arange(link.size) - np.repeat(np.cumsum(spawn) - spawn, spawn)

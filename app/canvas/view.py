@@ -233,7 +233,8 @@ class ClusterScene(QGraphicsScene):
                 return  # the cluster changed while this tick ran
             counts[0] += snap.offered * snap.dt
             counts[1:] += snap.node_offered * snap.dt
-        self.flow.emit_requests(counts, self._tick_wall_s)
+        if self.ctrl.in_frame:  # the dots show the live flow: not the steps of a jump, a replay or Ctrl+T
+            self.flow.emit_requests(counts, self._tick_wall_s)
         if not self.ctrl.in_frame:
             self.refresh_live()
             return
