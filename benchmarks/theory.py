@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/theory.py``. Figures are compared with a reference measured
 in the same run: the N-1 check (one fork per node, each simulated ``horizon`` seconds ahead) is
 printed beside the time the engine takes to simulate the same horizon once, so its cost reads as
-"about N plain look-aheads". The window runs the check on a worker thread; predict and the band
+"about N plain look-aheads". The window runs the check in a worker process; predict and the band
 run in the frame, so they are held against the 16 ms frame budget.
 """
 

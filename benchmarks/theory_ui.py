@@ -1,7 +1,7 @@
 """Frame time of the window with theory, bands, availability and the N-1 check all on, at 200 nodes.
 
 Interleaved in one run, offscreen: frames with every explanation live (theory lines, bands,
-readout, Theory dock, the N-1 check running on its worker thread, restarted whenever it ends)
+readout, Theory dock, the N-1 check running in its worker process, restarted whenever it ends)
 against frames of the same window with the Explainer disconnected from the engine's steps and the
 clock's frames (the reference). Goal: p95 under 16 ms with everything on. Nodes get MTBF/MTTR so the availability
 panel is live too.
