@@ -4,8 +4,8 @@
 (``sim_core.theory.live_bands``) and the measured availability; a change of the cluster, the load or a
 node's state marks the theory prediction stale (recomputed on the next step, cached otherwise:
 about 2 ms for 200 identical nodes) and restarts the N-1 check when it is on. The N-1 check runs
-in a worker process on a fork taken on the UI thread (``sim_core.theory.n_minus_one.fork``), so the
-live run is never touched from two places and no frame waits for it. Views read only this object.
+in a worker process on a copy of the run pickled on the UI thread (``n_minus_one.fork_payload``), so
+the live run is never touched from two places and no frame waits for it. Views read only this object.
 """
 
 from __future__ import annotations

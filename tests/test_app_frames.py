@@ -100,3 +100,14 @@ def test_a_frame_repaints_a_chart_or_moves_the_dots_and_one_chart_waits_its_inte
     assert drawn  # the charts followed the run
     for plot in set(drawn):  # each chart at most once per CHART_EVERY_S of wall time
         assert drawn.count(plot) <= 2 / CHART_EVERY_S + 1
+
+
+def test_pausing_draws_what_the_last_frames_left_behind(window):
+    window.explain.dock.show()
+    window.clock.set_running(True)
+    for _ in range(30):
+        window.clock.tick(FRAME_S)
+    window.clock.set_running(False)
+    charts = window.charts
+    assert not charts._behind and not window.explain.charts._due
+    assert last_x(charts.curves["served"]) == window.ctrl.t == last_x(charts.curves["p99"])

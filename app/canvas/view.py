@@ -233,11 +233,10 @@ class ClusterScene(QGraphicsScene):
                 return  # the cluster changed while this tick ran
             counts[0] += snap.offered * snap.dt
             counts[1:] += snap.node_offered * snap.dt
-        if self.ctrl.in_frame:  # the dots show the live flow: not the steps of a jump, a replay or Ctrl+T
-            self.flow.emit_requests(counts, self._tick_wall_s)
-        if not self.ctrl.in_frame:
+        if not self.ctrl.in_frame:  # a jump, a replay or Ctrl+T: the boxes at once, and no dots (the live flow)
             self.refresh_live()
             return
+        self.flow.emit_requests(counts, self._tick_wall_s)
         # the clock's frames refresh the boxes in turn (``refresh_boxes``); a change of state shows now
         self._boxes_behind = len(self.items_by_id)
         self._update_hubs()
@@ -250,10 +249,10 @@ class ClusterScene(QGraphicsScene):
 
     def refresh_boxes(self, wall_s: float) -> None:
         """A clock frame's share: the figures of the next few boxes, so each box follows the run every
-        BOX_REFRESH_S of wall time and no frame repaints more than MAX_BOXES_PER_FRAME boxes. A frame
-        that ran engine steps has drawn their changes of state, and leaves the boxes to the next frame,
-        unless the frame before left them too (at 5x and faster every frame runs steps: there, a box
-        follows the run every 2 x BOX_REFRESH_S)."""
+        BOX_REFRESH_S of wall time and no frame repaints more than MAX_BOXES_PER_FRAME boxes. A busy
+        frame (its engine steps, which drew their changes of state, or the explanations' refresh: see
+        ``SimClock``) leaves the boxes to the next frame, unless the frame before left them too (at 5x
+        and faster every frame runs steps: there, a box follows the run every 2 x BOX_REFRESH_S)."""
         n = len(self.items_by_id)
         self._box_credit = min(self._box_credit + n * wall_s / BOX_REFRESH_S, MAX_BOXES_PER_FRAME)
         count = min(int(self._box_credit), self._boxes_behind)

@@ -308,8 +308,14 @@ class MainWindow(FileActions, QMainWindow):
         self.clock.framed.connect(self.scene.refresh_boxes)  # before a chart takes the frame (frame_busy)
         self.clock.framed.connect(self._draw_frame)
         self.clock.running_changed.connect(lambda running: self.act_play.setText("&Pause" if running else "&Play"))
+        self.clock.running_changed.connect(self._catch_up_on_pause)
         self.clock.speed_changed.connect(lambda s: self.speed.setCurrentIndex(SPEEDS.index(s))
                                         if s in SPEEDS else None)
+
+    def _catch_up_on_pause(self, running: bool) -> None:
+        """Paused: the charts (and the theory drawn on them) that the last frames left behind, now."""
+        if not running and self.charts is not None:
+            self.charts.refresh()
 
     def _draw_frame(self, wall_s: float) -> None:
         """A clock frame's drawing: the next chart that is due, or else the request dots move on. A
