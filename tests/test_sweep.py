@@ -238,7 +238,8 @@ def test_in_process_sweep_writes_tables_and_the_pareto_chart(capsys, tmp_path, s
 
 
 def test_ctrl_c_keeps_the_finished_runs_and_exits_130(tmp_path):
-    data = {**SMALL, "seconds": 60, "axes": {"nodes": list(range(1, 9)), "cores": [1, 2], "rate": [15]}}
+    # runs long enough (about 0.3 s each) that the interrupt lands mid-sweep on a fast, idle machine too
+    data = {**SMALL, "seconds": 400, "axes": {"nodes": list(range(1, 9)), "cores": [1, 2], "rate": [15]}}
     out = tmp_path / "out"
     env = {**os.environ, "TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "120"}  # the bar as on a terminal
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from app.main import main; sys.exit(main())",
