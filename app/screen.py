@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
@@ -37,6 +38,24 @@ def place(widget: QWidget, preferred: QSize) -> None:
     size = window_size(preferred, area)
     widget.resize(size)
     widget.move(area.x() + (area.width() - size.width()) // 2, area.y() + (area.height() - size.height()) // 2)
+
+
+def keep_on_screen_once_framed(widget: QWidget) -> None:
+    """Once ``widget`` has painted (its window manager's frame is known by then), move it so that its
+    frame, title bar included, lies inside the available area: centring a 94% window left a 25 px
+    title bar and border 1 px over a 768 px screen's edge. Only a move: its size and layout stay.
+    Call it when the window is first shown."""
+    from app.first_paint import after_first_paint
+
+    after_first_paint(lambda: _move_inside(widget) if shiboken6.isValid(widget) else None, widget)
+
+
+def _move_inside(widget: QWidget) -> None:
+    area, frame = available(widget), widget.frameGeometry()
+    x = max(area.x(), min(frame.x(), area.x() + area.width() - frame.width()))
+    y = max(area.y(), min(frame.y(), area.y() + area.height() - frame.height()))
+    if (x, y) != (frame.x(), frame.y()):
+        widget.move(x, y)
 
 
 def keep_on_screen(widget: QWidget) -> None:

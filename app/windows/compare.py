@@ -28,7 +28,7 @@ from app.charts.live import AXIS_W, PAGE_S, WINDOW_S, legend_title, page_right, 
 from app.charts.readout import COLOURS, Readout
 from app.clock import SPEEDS, SimClock
 from app.controller import SimController
-from app.screen import available, place
+from app.screen import available, keep_on_screen_once_framed, place
 from sim_core.engine.state import DOWN
 from sim_core.metrics import RATE_NAMES
 from sim_core.scenario import Event, Scenario
@@ -362,6 +362,7 @@ class CompareWindow(Comparison):
         """Show at a size that fits the screen."""
         place(self, QSize(1600, 1000))
         self.show()
+        keep_on_screen_once_framed(self)
 
     def show_pair(self, left: Scenario, right: Scenario) -> None:
         """Any two scenarios side by side (a What-if point beside the open one), from t = 0; the

@@ -43,7 +43,7 @@ from app.panels.inspector import Inspector
 from app.panels.overload_banner import OverloadBanner
 from app.panels.theory_notes import Explanations
 from app.panels.watch import WatchPanel
-from app.screen import keep_on_screen, place
+from app.screen import keep_on_screen, keep_on_screen_once_framed, place
 from app.windows.file_actions import FileActions
 from app.windows.main_actions import MainActions
 from sim_core.scenario import Scenario, ScenarioError
@@ -93,6 +93,7 @@ class MainWindow(MainActions, FileActions, QMainWindow):
         else:
             place(self, QSize(1500, 920))
         self._later = [self._import_charts, self._build_charts, self._overlay_charts]  # what the first frame lacks
+        self._framed = False  # keep_on_screen_once_framed asked (at the first show)
         if staged:
             after_first_paint(self._build_next, self)
         else:
@@ -239,6 +240,9 @@ class MainWindow(MainActions, FileActions, QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.view.fit()
+        if not self._framed:
+            self._framed = True
+            keep_on_screen_once_framed(self)
 
     # node edits ---------------------------------------------------------------------------------
     def add_node(self) -> None:
