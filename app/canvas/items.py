@@ -185,48 +185,47 @@ class NodeItem(QGraphicsRectItem):
             text = "● booting" if text.startswith("●") else "boot"
         painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
 
-    def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
+    def _paint_name(self, painter: QPainter, r: QRectF, ink: QColor, height: float) -> tuple[QFont, QRectF]:
+        """The node's name in bold on the box's first line, ``height`` high; returns that font and line."""
         font = QFont(painter.font())
         font.setPixelSize(self.name_px())
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(ink)
-        line = QRectF(r.left(), r.top(), r.width(), 20)
+        line = QRectF(r.left(), r.top(), r.width(), height)
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
+        return font, line
+
+    def _paint_percent(self, painter: QPainter, line: QRectF, ink: QColor) -> None:
+        painter.setPen(ink)
+        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         f"{self.utilization * 100:.0f}%")
+
+    def _paint_full(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
+        font, line = self._paint_name(painter, r, ink, 20)
         font.setPixelSize(12)
         painter.setFont(font)
         self._paint_state(painter, line, {UP: "● up", DOWN: "✕ DOWN", RESTARTING: "● restarting"})
         font.setBold(False)
-        font.setPixelSize(12)
         painter.setFont(font)
         painter.setPen(ink if dead else MUTED)
         line.translate(0, 21)
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.spec_text)
         line.translate(0, 22)
         self._paint_bar(painter, QRectF(line.left(), line.top() + 3, line.width() - 44, 13), heat, dead)
-        painter.setPen(ink)
-        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         f"{self.utilization * 100:.0f}%")
+        self._paint_percent(painter, line, ink)
         line.translate(0, 21)
         painter.setPen(ink if dead else MUTED)
         text = "failed" if dead else f"queue {self.queue}"
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_compact(self, painter: QPainter, r: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
-        font = QFont(painter.font())
-        font.setPixelSize(self.name_px())
-        font.setBold(True)
-        painter.setFont(font)
-        painter.setPen(ink)
-        line = QRectF(r.left(), r.top(), r.width(), 15)
-        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.node.name)
+        font, line = self._paint_name(painter, r, ink, 15)
         self._paint_state(painter, line, {UP: "up", DOWN: "DOWN", RESTARTING: "restart"})
         font.setBold(False)
         painter.setFont(font)
-        painter.setPen(ink)
         line.translate(0, 17)
-        painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         f"{self.utilization * 100:.0f}%")
+        self._paint_percent(painter, line, ink)
         self._paint_bar(painter, QRectF(line.left(), line.top() + 3, line.width() - 34, 9), heat, dead)
 
     def _paint_far(self, painter: QPainter, rect: QRectF, ink: QColor, heat: QColor, dead: bool) -> None:
