@@ -8,6 +8,7 @@ as it was; every write is atomic.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSaveFile, Qt
@@ -105,14 +106,18 @@ class FileActions:
         name, _ = QFileDialog.getSaveFileName(self, "Save scenario", start, FILTER)
         return self.save_to(Path(name)) if name else False
 
+    def _dumped(self, scenario: Callable[[], Scenario], title: str) -> str | None:
+        """``scenario()`` as the text of a scenario file, or None after showing why it cannot be saved."""
+        try:
+            return dumps(scenario())
+        except ScenarioError as exc:
+            self.show_error(title, str(exc))
+            return None
+
     def save_to(self, path: Path) -> bool:
         """Write the scenario to ``path`` atomically (``_write``); on success it becomes the open file."""
-        try:
-            text = dumps(self.ctrl.document())
-        except ScenarioError as exc:
-            self.show_error("Cannot save", str(exc))
-            return False
-        if not self._write(path, text.encode("utf-8")):
+        text = self._dumped(self.ctrl.document, "Cannot save")
+        if text is None or not self._write(path, text):
             return False
         self.ctrl.undo_stack.setClean()
         self.ctrl.set_path(path.resolve())
@@ -120,13 +125,13 @@ class FileActions:
         self._remember(path.resolve())
         return True
 
-    def _write(self, path: Path, data: bytes) -> bool:
-        """Write ``data`` (UTF-8 text) atomically as the CLI does (``sim_core.safe_io``): through
-        symlinks, keeping the file's mode, refusing devices, cleaning temporary files on SIGTERM
-        and those a killed save left behind."""
+    def _write(self, path: Path, text: str) -> bool:
+        """Write ``text`` atomically as the CLI does (``sim_core.safe_io``): through symlinks, keeping
+        the file's mode, refusing devices, cleaning temporary files on SIGTERM and those a killed
+        save left behind."""
         try:
             with atomic_writer(path, newline="") as handle:
-                handle.write(data.decode("utf-8"))
+                handle.write(text)
         except OSError as exc:
             self.show_error("Cannot save", f"{shown(path)}: {exc.strerror or exc}")
             return False
@@ -136,7 +141,7 @@ class FileActions:
         """The run's per-second figures as CSV: the file ``scalelab run --csv`` writes for Save run as."""
         text = io.StringIO()
         self.ctrl.export_csv(text)
-        return self._write(path, text.getvalue().encode("utf-8"))
+        return self._write(path, text.getvalue())
 
     def export_png(self, path: Path) -> bool:
         """The charts as they are on screen."""
@@ -149,12 +154,8 @@ class FileActions:
 
     def save_run(self, path: Path) -> bool:
         """Write the run so far as a scenario file whose events are its timeline."""
-        try:
-            text = dumps(self.ctrl.run_scenario())
-        except ScenarioError as exc:
-            self.show_error("Cannot save the run", str(exc))
-            return False
-        return self._write(path, text.encode("utf-8"))
+        text = self._dumped(self.ctrl.run_scenario, "Cannot save the run")
+        return text is not None and self._write(path, text)
 
     def save_run_dialog(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Save run as", f"{self.ctrl.scenario.name}-run.json", FILTER)
