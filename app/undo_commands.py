@@ -53,29 +53,47 @@ class BranchCommand(QUndoCommand):
             self.ctrl.session.restore_future(self.future)
 
 
-class EditNodeCommand(QUndoCommand):
-    ID = 1
+class _MergingEdit(QUndoCommand):
+    """An edit of one thing (``target``) from ``old`` to ``new``. Consecutive edits of the same thing
+    with the same non-empty ``merge_key`` (one field being typed into) merge into one undo step."""
 
-    def __init__(self, ctrl: SimController, node_id: int, old: Node, new: Node, text: str, merge_key: str):
+    ID = -1  # each subclass its own
+
+    def __init__(self, ctrl: SimController, target, old, new, text: str, merge_key: str):
         super().__init__(text)
-        self.ctrl, self.node_id, self.old, self.new, self.merge_key = ctrl, node_id, old, new, merge_key
+        self.ctrl, self.target, self.old, self.new, self.merge_key = ctrl, target, old, new, merge_key
 
     @guarded
     def redo(self) -> None:
-        self.ctrl.session.edit_node(self.node_id, self.new)
+        self._apply(self.new)
 
     @guarded
     def undo(self) -> None:
-        self.ctrl.session.edit_node(self.node_id, self.old)
+        self._apply(self.old)
+
+    def _apply(self, value) -> None:
+        raise NotImplementedError
 
     def id(self) -> int:
         return self.ID if self.merge_key else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, EditNodeCommand) or (other.node_id, other.merge_key) != (self.node_id, self.merge_key):
+        if type(other) is not type(self) or (other.target, other.merge_key) != (self.target, self.merge_key):
             return False
         self.new = other.new
         return True
+
+
+class EditNodeCommand(_MergingEdit):
+    """A node's specs or position; ``target`` is its node id."""
+
+    ID = 1
+
+    def __init__(self, ctrl: SimController, node_id: int, old: Node, new: Node, text: str, merge_key: str):
+        super().__init__(ctrl, node_id, old, new, text, merge_key)
+
+    def _apply(self, value: Node) -> None:
+        self.ctrl.session.edit_node(self.target, value)
 
 
 class AddNodeCommand(QUndoCommand):
@@ -108,32 +126,17 @@ class RemoveNodeCommand(QUndoCommand):
         self.ctrl.session.add_node(self.node, None if self.index < 0 else self.index)
 
 
-class SetPartCommand(QUndoCommand):
+class SetPartCommand(_MergingEdit):
+    """The balancer or the traffic; ``target`` is "balancer" or "workload"."""
+
     ID = 2
 
     def __init__(self, ctrl: SimController, part: str, old, new, merge_key: str = ""):
-        super().__init__(f"Change {part}" + (f" {merge_key.replace('_', ' ')}" if merge_key else ""))
-        self.ctrl, self.part, self.old, self.new, self.merge_key = ctrl, part, old, new, merge_key
-
-    @guarded
-    def redo(self) -> None:
-        self._apply(self.new)
-
-    @guarded
-    def undo(self) -> None:
-        self._apply(self.old)
+        super().__init__(ctrl, part, old, new,
+                         f"Change {part}" + (f" {merge_key.replace('_', ' ')}" if merge_key else ""), merge_key)
 
     def _apply(self, value: Balancer | Workload) -> None:
-        if self.part == "balancer":
+        if self.target == "balancer":
             self.ctrl.session.set_balancer(value)
         else:
             self.ctrl.session.set_workload(value)
-
-    def id(self) -> int:
-        return self.ID if self.merge_key else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, SetPartCommand) or (other.part, other.merge_key) != (self.part, self.merge_key):
-            return False
-        self.new = other.new
-        return True

@@ -307,3 +307,21 @@ def test_a_bad_scenario_argument_opens_the_default_with_a_message(qtbot, qt_sett
     qtbot.addWidget(win)
     assert win.ctrl.scenario == resolve("horizontal-7x1")
     assert "no such file" in win.error_box.text()
+
+
+def test_consecutive_edits_of_one_field_are_one_undo_step_and_other_edits_are_not(window):
+    ctrl = window.ctrl
+    first, second = ctrl.node_ids[:2]
+    original = ctrl.node(first)
+    for cores in (2, 3, 4):  # typing into one spin box
+        ctrl.set_node_field(first, "cores", cores)
+    for rate in (40.0, 45.0):
+        ctrl.set_part_field("workload", "rate", rate)
+    ctrl.set_node_field(second, "cores", 2)  # another node: its own step
+    ctrl.set_part_field("balancer", "health_check_s", 2.0)  # another part: its own step
+    assert ctrl.undo_stack.count() == 4
+    assert ctrl.node(first).cores == 4 and ctrl.scenario.workload.rate == 45.0
+    for _ in range(4):
+        ctrl.undo_stack.undo()
+    assert ctrl.node(first) == original and ctrl.node(second).cores == 1
+    assert ctrl.scenario.workload.rate == 50.0 and ctrl.scenario.balancer.health_check_s == 3.0
